@@ -1,0 +1,99 @@
+"""A step-indexed, resumable, rank-sharded training loader whose workers also draw the masks.
+
+Batch ``s`` is a pure function of (seed, s): its sample indices come from the permutation of epoch
+``s // steps_per_epoch`` and its masks from a generator seeded with (seed, s). Resuming at step
+``s`` therefore replays exactly what an uninterrupted run would have seen, with any number of
+workers, and under DDP each rank takes its slice of the same global batch (so a DDP run sees the
+same data and masks as one process with the same global batch).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+
+MaskGenerator = Callable[[int, torch.Generator], tuple[list[torch.Tensor], list[torch.Tensor]]]
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """An independent generator per (seed, step, stream)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 8 + stream)
+
+
+class StepBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Yields, for steps start..total-1, this rank's share of the global batch as (step, index) pairs."""
+
+    def __init__(self, num_samples: int, global_batch: int, seed: int, total_steps: int,
+                 start_step: int = 0, rank: int = 0, world_size: int = 1):
+        if global_batch % world_size:
+            raise ValueError(f"global batch {global_batch} is not divisible by the world size {world_size}")
+        if num_samples < global_batch:
+            raise ValueError(f"dataset has {num_samples} samples, fewer than one batch of {global_batch}")
+        self.num_samples, self.global_batch, self.seed = num_samples, global_batch, seed
+        self.start_step, self.total_steps = start_step, total_steps
+        self.local = global_batch // world_size
+        self.offset = rank * self.local
+        self.steps_per_epoch = num_samples // global_batch
+
+    def indices(self, step: int) -> list[int]:
+        epoch, position = divmod(step, self.steps_per_epoch)
+        perm = torch.randperm(self.num_samples, generator=step_generator(self.seed, epoch, stream=1))
+        start = position * self.global_batch + self.offset
+        return perm[start : start + self.local].tolist()
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.start_step, self.total_steps):
+            yield [(step, i) for i in self.indices(step)]
+
+    def __len__(self) -> int:
+        return max(self.total_steps - self.start_step, 0)
+
+
+class StepTagged(Dataset):
+    """Wraps a dataset so items carry the step they were drawn for (the collator seeds masks with it)."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __getitem__(self, key: tuple[int, int]):
+        step, index = key
+        return self.dataset[index], step
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+class MaskCollator:
+    """Stacks samples and draws masks for the whole global batch, keeping this rank's rows."""
+
+    def __init__(self, masks: MaskGenerator, seed: int, global_batch: int, rank: int = 0, world_size: int = 1):
+        self.masks, self.seed, self.global_batch = masks, seed, global_batch
+        self.rows = slice(rank * global_batch // world_size, (rank + 1) * global_batch // world_size)
+
+    def __call__(self, items: list) -> dict:
+        step = items[0][1]
+        x, y = default_collate([item for item, _ in items])
+        masks_ctx, masks_tgt = self.masks(self.global_batch, step_generator(self.seed, step))
+        return {
+            "x": x,
+            "y": y,
+            "step": step,
+            "masks_ctx": [m[self.rows] for m in masks_ctx],
+            "masks_tgt": [m[self.rows] for m in masks_tgt],
+        }
+
+
+def build_train_loader(dataset: Dataset, masks: MaskGenerator, *, global_batch: int, seed: int, total_steps: int,
+                       start_step: int = 0, rank: int = 0, world_size: int = 1, num_workers: int = 1,
+                       pin_memory: bool = False) -> DataLoader:
+    sampler = StepBatchSampler(len(dataset), global_batch, seed, total_steps, start_step, rank, world_size)
+    return DataLoader(
+        StepTagged(dataset),
+        batch_sampler=sampler,
+        collate_fn=MaskCollator(masks, seed, global_batch, rank, world_size),
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers > 0 else None,
+    )

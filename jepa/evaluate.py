@@ -1,0 +1,54 @@
+"""Probe a trained run's encoder against a random-init encoder and the raw inputs, on held-out data."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from evals import evaluate_encoders, format_table, write_eval
+from jepa.methods import MaskedJEPA
+from jepa.plots import plot_run
+from jepa.train import checkpoint as ckpt
+from jepa.train.build import build_dataset, build_encoder, build_method
+from jepa.train.config import Config
+from jepa.train.runtime import select_device
+
+log = logging.getLogger(__name__)
+
+
+def load_trained_method(cfg: Config) -> MaskedJEPA:
+    """The method with the weights of the run's latest checkpoint."""
+    path = ckpt.latest_checkpoint(Path(cfg.run_dir) / "checkpoints")
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint in {cfg.run_dir}/checkpoints; train first (jepa train ...)")
+    method = build_method(cfg)
+    method.load_state_dict(ckpt.load_weights(path / "model.safetensors"), strict=True)
+    log.info("loaded %s", path)
+    return method
+
+
+def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
+    """Linear and kNN probes of the main label plus every other label the dataset carries; writes
+    ``eval.json`` and the summary plot into the run directory and prints the table."""
+    device = select_device(cfg.train.device)
+    train_set, val_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "val")
+    encoders: dict = {"pretrained": method.eval_encoder()}
+    if cfg.eval.baselines:
+        torch.manual_seed(cfg.train.seed + 1)
+        encoders["random_init"] = build_encoder(cfg.model, cfg.data.image_size)
+        encoders["raw_input"] = None
+    extra = [name for name in getattr(train_set, "labels", {}) if name != getattr(train_set, "main_label", None)]
+    rows = evaluate_encoders({k: v if v is None else v.to(device) for k, v in encoders.items()}, train_set, val_set,
+                             label_names=extra, device=device, batch_size=cfg.eval.batch_size, seed=cfg.train.seed)
+    results = {"experiment": cfg.name, "dataset": cfg.data.name, "num_train": len(train_set),
+               "num_val": len(val_set), "rows": rows}
+    run_dir = Path(cfg.run_dir)
+    write_eval(results, run_dir / "eval.json")
+    columns = ["encoder", "linear_acc", "knn_acc", "rankme", *[c for c in rows[0] if c.endswith(("_r2", "_acc"))
+                                                                and c not in ("linear_acc", "knn_acc")]]
+    print(f"\nprobes on held-out {cfg.data.name} ({len(val_set)} samples; train {len(train_set)}):")
+    print(format_table(rows, columns))
+    plot_run(run_dir)
+    print(f"\nwrote {run_dir / 'eval.json'} and {run_dir / 'summary.png'}")
+    return results

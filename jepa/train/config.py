@@ -1,0 +1,153 @@
+"""Typed configuration. Every key is declared here, so a misspelt override fails before any work."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class ModelConfig:
+    name: str = "vit_tiny"  # a preset of jepa.models.MODEL_SIZES
+    patch_size: int = 8
+    in_chans: int = 3
+    embed_dim: int | None = None  # None = the preset's
+    depth: int | None = None
+    num_heads: int | None = None
+    predictor_dim: int = 96
+    predictor_depth: int = 6
+    predictor_heads: int = 3
+    attn_backend: str = "sdpa"  # sdpa | xformers
+
+
+@dataclass
+class MaskConfig:
+    num_targets: int = 4
+    target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])
+    target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])
+    context_scale: list[float] = field(default_factory=lambda: [0.85, 1.0])
+    min_keep: int = 4
+    allow_overlap: bool = False
+
+
+@dataclass
+class DataConfig:
+    name: str = "shapes"  # shapes | folder | digits
+    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image folder
+    image_size: int = 64
+    num_train: int = 4000  # shapes only
+    num_val: int = 1000
+    seed: int = 0  # generation seed of the synthetic data (independent of train.seed)
+    batch_size: int = 64  # global batch, split over ranks
+    num_workers: int = 1
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    start_lr: float = 2e-4
+    final_lr: float = 1e-6
+    warmup_steps: int = 100
+    weight_decay: float = 0.04
+    final_weight_decay: float = 0.4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    ema_momentum: list[float] = field(default_factory=lambda: [0.996, 1.0])
+    clip_grad: float | None = 10.0  # max global grad norm; None disables
+    loss: str = "smooth_l1"  # smooth_l1 | l1 | l2
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
+    precision: str = "auto"  # auto | fp32 | bf16
+    compile: bool = False
+    threads: int | None = None  # torch intra-op threads; None = torch's default
+    log_every: int = 10
+    monitor_every: int = 50  # RankMe / feature-std collapse monitors
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    resume: str = "auto"  # auto | never | <path to a checkpoint directory>
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    enabled: bool = True  # probe after training
+    baselines: bool = True  # also probe a random-init encoder and raw inputs
+    batch_size: int = 256
+
+
+@dataclass
+class BenchConfig:
+    steps: int = 10
+    warmup: int = 3
+    repeats: int = 3  # timings per precision; the median is reported
+    precisions: list[str] = field(default_factory=lambda: ["fp32", "bf16"])
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    run_dir: str = "runs/${name}"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+
+
+def register_configs() -> None:
+    """Register the schema with Hydra (called by the CLI, not at import)."""
+    ConfigStore.instance().store(name="jepa_schema", node=Config)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check_choice(key: str, value: object, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}={value!r} is not valid; choose from {sorted(choices)}")
+
+
+def validate(cfg: Config) -> None:
+    """Value checks the type system cannot express, each naming its key."""
+    from jepa.losses import PREDICTION_LOSSES
+    from jepa.models import MODEL_SIZES
+    from jepa.models.attention import ATTENTION_BACKENDS
+
+    _check_choice("model.name", cfg.model.name, MODEL_SIZES)
+    _check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
+    _check_choice("data.name", cfg.data.name, {"shapes", "folder", "digits"})
+    _check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
+    _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
+    if cfg.data.image_size % cfg.model.patch_size:
+        raise ConfigError(f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}")
+    for key in ("train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every", "train.monitor_every"):
+        section, name = key.split(".")
+        if getattr(getattr(cfg, section), name) <= 0:
+            raise ConfigError(f"{key} must be positive")
+    for key in ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "optim.betas", "optim.ema_momentum"):
+        section, name = key.split(".")
+        if len(getattr(getattr(cfg, section), name)) != 2:
+            raise ConfigError(f"{key} must be a pair [low, high]")
+
+
+def load_config(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train"):
+    """Compose ``configs/<config_name>.yaml`` with Hydra overrides against the typed schema and validate it.
+
+    Works whether the package is installed editable or from a wheel (configs ship as a package).
+    """
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="configs", version_base=None):
+        cfg = compose(config_name=config_name, overrides=list(overrides))
+    validate(cfg)
+    return cfg
