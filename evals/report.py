@@ -1,0 +1,155 @@
+"""Run the standard probes over several frozen encoders and report the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from .features import extract_features, raw_features
+from .probes import knn_probe, linear_probe, linear_regression_probe
+from .rank import rankme
+
+PROBES = ("linear", "knn")
+
+
+def _to_json(value: Any) -> Any:
+    """Make numpy/torch scalars and arrays JSON-serialisable."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def write_eval(results: dict, path: str | Path) -> None:
+    """Write ``results`` as pretty JSON atomically, so readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, default=_to_json) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _format_cell(column: str, value: Any) -> str:
+    """Accuracies as percentages with 1 decimal, other floats with 3 decimals, missing as '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, (float, np.floating)):
+        return f"{100 * value:.1f}" if column.endswith("acc") else f"{value:.3f}"
+    return str(value)
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """Fixed-width text table: first column left-aligned, the rest right-aligned."""
+    cells = [[_format_cell(c, row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(columns), rule, *(line(r) for r in cells)])
+
+
+def _extra_labels(dataset: Dataset, name: str) -> np.ndarray:
+    labels = getattr(dataset, "labels", None)
+    if not isinstance(labels, dict) or name not in labels:
+        raise KeyError(f"dataset {type(dataset).__name__} has no labels[{name!r}]")
+    return np.asarray(labels[name])
+
+
+def _probe_extra_label(
+    name: str,
+    train_feats: torch.Tensor,
+    val_feats: torch.Tensor,
+    train_set: Dataset,
+    val_set: Dataset,
+    device: str | torch.device,
+    batch_size: int,
+    seed: int,
+) -> dict[str, float]:
+    """Integer labels get a linear-probe accuracy column, float labels a ridge R² column."""
+    train_t, val_t = _extra_labels(train_set, name), _extra_labels(val_set, name)
+    if np.issubdtype(train_t.dtype, np.integer) or train_t.dtype == np.bool_:
+        result = linear_probe(
+            train_feats,
+            torch.as_tensor(train_t).long(),
+            val_feats,
+            torch.as_tensor(val_t).long(),
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+        )
+        return {f"{name}_acc": result["acc"]}
+    result = linear_regression_probe(
+        train_feats,
+        torch.as_tensor(train_t, dtype=torch.float64),
+        val_feats,
+        torch.as_tensor(val_t, dtype=torch.float64),
+        seed=seed,
+    )
+    return {f"{name}_r2": result["r2"]}
+
+
+def evaluate_encoders(
+    encoders: dict[str, nn.Module | None],
+    train_set: Dataset,
+    val_set: Dataset,
+    *,
+    label_names: Sequence[str] | None = None,
+    device: str | torch.device = "cpu",
+    batch_size: int = 256,
+    probes: Sequence[str] = PROBES,
+    seed: int = 0,
+) -> list[dict]:
+    """Probe each frozen encoder on the same splits; one result row per encoder.
+
+    Rows hold ``encoder`` (the name), ``linear_acc`` / ``knn_acc`` for the
+    dataset's own label (second tuple element), and ``rankme`` of the train
+    features. A ``None`` encoder is the raw-input baseline. Each name in
+    ``label_names`` refers to ``dataset.labels[name]`` (index-aligned arrays):
+    integer arrays add a ``{name}_acc`` linear-probe column, float arrays a
+    ``{name}_r2`` ridge column.
+    """
+    unknown = set(probes) - set(PROBES)
+    if unknown:
+        raise ValueError(f"unknown probes {sorted(unknown)}; choose from {PROBES}")
+    rows = []
+    for name, encoder in encoders.items():
+        if encoder is None:
+            (train_x, train_y), (val_x, val_y) = raw_features(train_set), raw_features(val_set)
+        else:
+            kwargs = {"batch_size": batch_size, "device": device}
+            train_x, train_y = extract_features(encoder, train_set, **kwargs)
+            val_x, val_y = extract_features(encoder, val_set, **kwargs)
+        row: dict[str, Any] = {"encoder": name}
+        if "linear" in probes:
+            row["linear_acc"] = linear_probe(
+                train_x, train_y, val_x, val_y, batch_size=batch_size, seed=seed, device=device
+            )["acc"]
+        if "knn" in probes:
+            row["knn_acc"] = knn_probe(train_x, train_y, val_x, val_y)["acc"]
+        row["rankme"] = rankme(train_x)
+        for label in label_names or ():
+            row.update(_probe_extra_label(label, train_x, val_x, train_set, val_set, device, batch_size, seed))
+        rows.append(row)
+    return rows
