@@ -125,7 +125,7 @@ def evaluate_encoders(
 
     Rows hold ``encoder`` (the name), ``linear_acc`` / ``knn_acc`` for the
     dataset's own label (second tuple element), and ``rankme`` of the train
-    features. A ``None`` encoder is the raw-input baseline. Each name in
+    features (None for the raw-input baseline). A ``None`` encoder is the raw-input baseline. Each name in
     ``label_names`` refers to ``dataset.labels[name]`` (index-aligned arrays):
     integer arrays add a ``{name}_acc`` linear-probe column, float arrays a
     ``{name}_r2`` ridge column.
@@ -148,7 +148,8 @@ def evaluate_encoders(
             )["acc"]
         if "knn" in probes:
             row["knn_acc"] = knn_probe(train_x, train_y, val_x, val_y)["acc"]
-        row["rankme"] = rankme(train_x)
+        # RankMe of raw pixels says nothing about a representation and costs seconds on wide inputs
+        row["rankme"] = rankme(train_x) if encoder is not None else None
         for label in label_names or ():
             row.update(_probe_extra_label(label, train_x, val_x, train_set, val_set, device, batch_size, seed))
         rows.append(row)

@@ -1,5 +1,6 @@
 """`jepa bench`: time real training steps of the configured model and report throughput, achieved
 FLOP rate against this machine's measured matmul peak, and peak memory."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -73,8 +74,9 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
         size = cfg.data.image_size
         images = torch.randn(batch, cfg.model.in_chans, size, size)
         trainer = Trainer(cfg, dataset=TensorDataset(images, torch.zeros(batch, dtype=torch.long)))
-        loader = build_train_loader(trainer.dataset, trainer.masks, global_batch=batch, seed=0, total_steps=total,
-                                    num_workers=0)
+        loader = build_train_loader(
+            trainer.dataset, trainer.masks, global_batch=batch, seed=0, total_steps=total, num_workers=0
+        )
         batches = [to_device(b, trainer.device) for b in loader]
         with FlopCounterMode(display=False) as counter:
             with autocast(trainer.device, trainer.dtype):

@@ -1,4 +1,5 @@
 """The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``."""
+
 from __future__ import annotations
 
 import logging
@@ -36,11 +37,25 @@ def _bench(cfg) -> None:
 
     rows = run_bench(cfg)
     print(f"bench: {cfg.model.name} {cfg.data.image_size}px patch {cfg.model.patch_size} batch {cfg.data.batch_size}")
-    print(format_table(rows, ["precision", "samples_per_s", "gflop_per_step", "gflops", "matmul_peak_gflops",
-                              "fraction_of_peak", "peak_memory_mb"]))
+    print(
+        format_table(
+            rows,
+            [
+                "precision",
+                "samples_per_s",
+                "gflop_per_step",
+                "gflops",
+                "matmul_peak_gflops",
+                "fraction_of_peak",
+                "peak_memory_mb",
+            ],
+        )
+    )
     if len(rows) > 1:
-        print(f"{rows[1]['precision']}/{rows[0]['precision']} throughput ratio: "
-              f"{rows[1]['samples_per_s'] / rows[0]['samples_per_s']:.2f}")
+        print(
+            f"{rows[1]['precision']}/{rows[0]['precision']} throughput ratio: "
+            f"{rows[1]['samples_per_s'] / rows[0]['samples_per_s']:.2f}"
+        )
 
 
 COMMANDS = {"train": _train, "eval": _eval, "bench": _bench}

@@ -1,4 +1,5 @@
 """Probe a trained run's encoder against a random-init encoder and the raw inputs, on held-out data."""
+
 from __future__ import annotations
 
 import logging
@@ -39,14 +40,31 @@ def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
         encoders["random_init"] = build_encoder(cfg.model, cfg.data.image_size)
         encoders["raw_input"] = None
     extra = [name for name in getattr(train_set, "labels", {}) if name != getattr(train_set, "main_label", None)]
-    rows = evaluate_encoders({k: v if v is None else v.to(device) for k, v in encoders.items()}, train_set, val_set,
-                             label_names=extra, device=device, batch_size=cfg.eval.batch_size, seed=cfg.train.seed)
-    results = {"experiment": cfg.name, "dataset": cfg.data.name, "num_train": len(train_set),
-               "num_val": len(val_set), "rows": rows}
+    rows = evaluate_encoders(
+        {k: v if v is None else v.to(device) for k, v in encoders.items()},
+        train_set,
+        val_set,
+        label_names=extra,
+        device=device,
+        batch_size=cfg.eval.batch_size,
+        seed=cfg.train.seed,
+    )
+    results = {
+        "experiment": cfg.name,
+        "dataset": cfg.data.name,
+        "num_train": len(train_set),
+        "num_val": len(val_set),
+        "rows": rows,
+    }
     run_dir = Path(cfg.run_dir)
     write_eval(results, run_dir / "eval.json")
-    columns = ["encoder", "linear_acc", "knn_acc", "rankme", *[c for c in rows[0] if c.endswith(("_r2", "_acc"))
-                                                                and c not in ("linear_acc", "knn_acc")]]
+    columns = [
+        "encoder",
+        "linear_acc",
+        "knn_acc",
+        "rankme",
+        *[c for c in rows[0] if c.endswith(("_r2", "_acc")) and c not in ("linear_acc", "knn_acc")],
+    ]
     print(f"\nprobes on held-out {cfg.data.name} ({len(val_set)} samples; train {len(train_set)}):")
     print(format_table(rows, columns))
     plot_run(run_dir)

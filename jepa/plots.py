@@ -1,4 +1,5 @@
 """One PNG per run: training curves, collapse monitors and probe results side by side."""
+
 from __future__ import annotations
 
 import json

@@ -11,10 +11,20 @@ def _deterministic_threads():
 
 
 TINY = [
-    "model.embed_dim=64", "model.depth=2", "model.num_heads=2", "model.patch_size=4",
-    "model.predictor_dim=32", "model.predictor_depth=1", "model.predictor_heads=2",
-    "data.image_size=32", "data.batch_size=16", "data.num_train=128", "data.num_val=64",
-    "optim.warmup_steps=2", "train.progress=false", "train.threads=1",
+    "model.embed_dim=64",
+    "model.depth=2",
+    "model.num_heads=2",
+    "model.patch_size=4",
+    "model.predictor_dim=32",
+    "model.predictor_depth=1",
+    "model.predictor_heads=2",
+    "data.image_size=32",
+    "data.batch_size=16",
+    "data.num_train=128",
+    "data.num_val=64",
+    "optim.warmup_steps=2",
+    "train.progress=false",
+    "train.threads=1",
 ]
 
 

@@ -25,8 +25,12 @@ def test_wrong_type_fails():
 
 @pytest.mark.parametrize(
     "override, key",
-    [("model.name=vit_gigantic", "model.name"), ("data.image_size=30", "data.image_size"),
-     ("train.precision=fp8", "train.precision"), ("train.steps=0", "train.steps")],
+    [
+        ("model.name=vit_gigantic", "model.name"),
+        ("data.image_size=30", "data.image_size"),
+        ("train.precision=fp8", "train.precision"),
+        ("train.steps=0", "train.steps"),
+    ],
 )
 def test_bad_values_fail_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
@@ -34,8 +38,13 @@ def test_bad_values_fail_naming_the_key(override, key):
 
 
 def test_cli_reports_a_bad_key_before_any_work(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "jepa.cli", "train", "optim.lrr=1"], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "jepa.cli", "train", "optim.lrr=1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "optim.lrr" in result.stderr
     assert not (tmp_path / "runs").exists()

@@ -13,11 +13,16 @@ def _losses(run_dir):
 def test_torchrun_two_cpu_processes_match_one_process_with_the_same_global_batch(tiny_overrides, tmp_path):
     common = [*tiny_overrides, "train.steps=5", "train.log_every=1", "eval.enabled=false", "data.num_workers=0"]
     single, ddp = tmp_path / "single", tmp_path / "ddp"
-    subprocess.run([sys.executable, "-m", "jepa.cli", "train", *common, f"run_dir={single}"], check=True,
-                   timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "jepa.cli", "train", *common, f"run_dir={single}"],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "jepa.cli"]
-    result = subprocess.run([*torchrun, "train", *common, f"run_dir={ddp}"], timeout=300, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [*torchrun, "train", *common, f"run_dir={ddp}"], timeout=300, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert _losses(ddp) == pytest.approx(_losses(single), rel=1e-4)
     assert (ddp / "checkpoints" / "latest").exists()

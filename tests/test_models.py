@@ -84,6 +84,7 @@ def test_block_causal_mask_is_respected():
 def test_xformers_backend_without_xformers_gives_a_clear_error():
     try:
         import xformers  # noqa: F401
+
         pytest.skip("xformers is installed")
     except ImportError:
         pass

@@ -24,8 +24,9 @@ def _cli(*args: str) -> list[str]:
 
 
 def test_tiny_run_trains_logs_and_checkpoints(tiny_overrides, tmp_path):
-    cfg = load_config([*tiny_overrides, "train.steps=30", "train.log_every=1", "train.checkpoint_every=10",
-                       "data.num_workers=0"])
+    cfg = load_config(
+        [*tiny_overrides, "train.steps=30", "train.log_every=1", "train.checkpoint_every=10", "data.num_workers=0"]
+    )
     losses = Trainer(cfg).fit()
     assert len(losses) == 30
     assert sum(losses[-5:]) < sum(losses[:5])  # the predictor learns something
@@ -37,8 +38,14 @@ def test_tiny_run_trains_logs_and_checkpoints(tiny_overrides, tmp_path):
 
 
 def test_resume_after_sigkill_matches_uninterrupted_losses(tiny_overrides, tmp_path):
-    common = [*tiny_overrides, "train.steps=150", "train.log_every=1", "train.checkpoint_every=10",
-              "eval.enabled=false", "data.num_workers=1"]
+    common = [
+        *tiny_overrides,
+        "train.steps=150",
+        "train.log_every=1",
+        "train.checkpoint_every=10",
+        "eval.enabled=false",
+        "data.num_workers=1",
+    ]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     subprocess.run(_cli(*common, f"run_dir={reference}"), check=True, timeout=600, capture_output=True)
 
@@ -82,8 +89,15 @@ def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(
 def test_bf16_autocast_loss_curve_tracks_fp32(tiny_overrides):
     curves = {}
     for precision in ("fp32", "bf16"):
-        cfg = load_config([*tiny_overrides, "train.steps=200", f"train.precision={precision}",
-                           "data.num_workers=0", f"run_dir={tiny_overrides[-1].split('=')[1]}-{precision}"])
+        cfg = load_config(
+            [
+                *tiny_overrides,
+                "train.steps=200",
+                f"train.precision={precision}",
+                "data.num_workers=0",
+                f"run_dir={tiny_overrides[-1].split('=')[1]}-{precision}",
+            ]
+        )
         curves[precision] = torch.tensor(Trainer(cfg).fit())
     # compare 20-step means: bf16 rounding noise averages out, a real divergence does not
     fp32, bf16 = (c.view(10, 20).mean(1) for c in (curves["fp32"], curves["bf16"]))

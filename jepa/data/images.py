@@ -4,6 +4,7 @@ Every dataset yields ``(image (3, H, W) float32 normalised, int label)`` and car
 (name -> per-sample array, for probes of more than the main label), ``main_label`` and
 ``num_classes``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,15 +81,24 @@ class ShapesDataset(ImageFiles):
 
     main_label = "shape"
 
-    def __init__(self, root: str | Path, split: str = "train", image_size: int = 64, num_train: int = 4000,
-                 num_val: int = 1000, seed: int = 0):
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        image_size: int = 64,
+        num_train: int = 4000,
+        num_val: int = 1000,
+        seed: int = 0,
+    ):
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         directory = make_shapes_dataset(root, num_train, num_val, image_size, seed)
         with open(directory / "labels.csv", newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["split"] == split]
-        labels = {"shape": np.array([int(r["shape"]) for r in rows]),
-                  "colour": np.array([int(r["colour"]) for r in rows])}
+        labels = {
+            "shape": np.array([int(r["shape"]) for r in rows]),
+            "colour": np.array([int(r["colour"]) for r in rows]),
+        }
         labels |= {k: np.array([float(r[k]) for r in rows]) for k in ("x", "y", "size")}
         super().__init__([directory / r["file"] for r in rows], labels, image_size, len(SHAPES))
 

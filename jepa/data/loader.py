@@ -6,6 +6,7 @@ Batch ``s`` is a pure function of (seed, s): its sample indices come from the pe
 workers, and under DDP each rank takes its slice of the same global batch (so a DDP run sees the
 same data and masks as one process with the same global batch).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -24,8 +25,16 @@ def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
 class StepBatchSampler(Sampler[list[tuple[int, int]]]):
     """Yields, for steps start..total-1, this rank's share of the global batch as (step, index) pairs."""
 
-    def __init__(self, num_samples: int, global_batch: int, seed: int, total_steps: int,
-                 start_step: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        num_samples: int,
+        global_batch: int,
+        seed: int,
+        total_steps: int,
+        start_step: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         if global_batch % world_size:
             raise ValueError(f"global batch {global_batch} is not divisible by the world size {world_size}")
         if num_samples < global_batch:
@@ -84,9 +93,19 @@ class MaskCollator:
         }
 
 
-def build_train_loader(dataset: Dataset, masks: MaskGenerator, *, global_batch: int, seed: int, total_steps: int,
-                       start_step: int = 0, rank: int = 0, world_size: int = 1, num_workers: int = 1,
-                       pin_memory: bool = False) -> DataLoader:
+def build_train_loader(
+    dataset: Dataset,
+    masks: MaskGenerator,
+    *,
+    global_batch: int,
+    seed: int,
+    total_steps: int,
+    start_step: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 1,
+    pin_memory: bool = False,
+) -> DataLoader:
     sampler = StepBatchSampler(len(dataset), global_batch, seed, total_steps, start_step, rank, world_size)
     return DataLoader(
         StepTagged(dataset),

@@ -39,9 +39,9 @@ COLOURS: tuple[tuple[int, int, int], ...] = (
 
 SPLITS: tuple[str, ...] = ("train", "val")
 CSV_COLUMNS: tuple[str, ...] = ("split", "file", "shape", "colour", "x", "y", "size", "rotation")
-SIZE_RANGE = (0.22, 0.40)  # diameter of the equal-area disc, as a fraction of the image side
+SIZE_RANGE = (0.38, 0.62)  # diameter of the equal-area disc, as a fraction of the image side
 _MARKER = ".complete"  # written last; its presence means the directory is whole
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _SUPERSAMPLE = 3  # the object mask is drawn this many times larger, then reduced (anti-aliasing)
 
 
@@ -126,7 +126,7 @@ def _background(rng: np.random.Generator, s: int) -> np.ndarray:
     ramp = (np.cos(ang) * xx + np.sin(ang) * yy)[..., None]
     ramp = ramp - ramp.mean()
     base = base + ramp * rng.uniform(-0.5, 0.5, size=3).astype(np.float32)
-    base = base + (_smooth_noise(rng, s, int(rng.integers(8, 17))) - 0.5) * rng.uniform(0.1, 0.35)
+    base = base + (_smooth_noise(rng, s, int(rng.integers(8, 17))) - 0.5) * rng.uniform(0.05, 0.2)
     return np.clip(base, 0.0, 1.0)
 
 
@@ -165,7 +165,7 @@ def render_shape_image(rng: np.random.Generator, image_size: int = 64) -> tuple[
 
     # Smooth fields are computed at the output size (cheap) and upsampled; drawing happens supersampled.
     bg = Image.fromarray((_background(rng, s) * 255).astype(np.uint8)).resize((ss, ss), Image.Resampling.BILINEAR)
-    _draw_distractors(rng, bg, lines=int(rng.integers(2, 6)), blobs=int(rng.integers(2, 7)))
+    _draw_distractors(rng, bg, lines=int(rng.integers(0, 3)), blobs=int(rng.integers(0, 4)))
 
     # Object as an anti-aliased alpha mask.
     th = np.deg2rad(rotation)
@@ -183,16 +183,15 @@ def render_shape_image(rng: np.random.Generator, image_size: int = 64) -> tuple[
     shade = 1 + (_smooth_noise(rng, s, 3, channels=1) - 0.5) * 0.35
     fill = Image.fromarray((np.clip(base[None, None, :] * shade, 0, 1) * 255).astype(np.uint8))
     img = Image.composite(fill.resize((ss, ss), Image.Resampling.BILINEAR), bg, mask)
-    _draw_distractors(rng, img, lines=int(rng.integers(0, 3)), blobs=0)  # some lines occlude the object
 
     arr = np.asarray(img.resize((s, s), Image.Resampling.BOX), dtype=np.float32)
-    arr = arr + rng.normal(0.0, rng.uniform(4.0, 14.0), size=arr.shape)
+    arr = arr + rng.normal(0.0, rng.uniform(2.0, 8.0), size=arr.shape)
     out = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
     return out, {"shape": shape, "colour": colour, "x": x, "y": y, "size": size, "rotation": rotation}
 
 
 def _dataset_name(image_size: int, num_train: int, num_val: int, seed: int) -> str:
-    return f"shapes-{image_size}px-{num_train}-{num_val}-s{seed}"
+    return f"shapes-v{_FORMAT_VERSION}-{image_size}px-{num_train}-{num_val}-s{seed}"
 
 
 def is_complete(directory: str | Path) -> bool:
@@ -238,8 +237,7 @@ def _generate_into(out: Path, num: dict[str, int], image_size: int, seed: int, p
     from tqdm.auto import tqdm
 
     rows: list[dict[str, object]] = []
-    with tqdm(total=sum(num.values()), desc="generating shapes",
-              disable=not progress, unit="img") as bar:
+    with tqdm(total=sum(num.values()), desc="generating shapes", disable=not progress, unit="img") as bar:
         for split_id, split in enumerate(SPLITS):
             (out / split).mkdir()
             for i in range(num[split]):
@@ -247,24 +245,45 @@ def _generate_into(out: Path, num: dict[str, int], image_size: int, seed: int, p
                 img, lab = render_shape_image(rng, image_size)
                 name = f"{i:06d}.png"
                 img.save(out / split / name, format="PNG")
-                rows.append({"split": split, "file": f"{split}/{name}", "shape": lab["shape"],
-                             "colour": lab["colour"], "x": f"{lab['x']:.5f}", "y": f"{lab['y']:.5f}",
-                             "size": f"{lab['size']:.5f}", "rotation": f"{lab['rotation']:.3f}"})
+                rows.append(
+                    {
+                        "split": split,
+                        "file": f"{split}/{name}",
+                        "shape": lab["shape"],
+                        "colour": lab["colour"],
+                        "x": f"{lab['x']:.5f}",
+                        "y": f"{lab['y']:.5f}",
+                        "size": f"{lab['size']:.5f}",
+                        "rotation": f"{lab['rotation']:.3f}",
+                    }
+                )
                 bar.update(1)
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
         writer.writerows(rows)
-    meta = {"version": _FORMAT_VERSION, "shapes": list(SHAPES), "num_train": num["train"],
-            "num_val": num["val"], "image_size": image_size, "seed": seed}
+    meta = {
+        "version": _FORMAT_VERSION,
+        "shapes": list(SHAPES),
+        "num_train": num["train"],
+        "num_val": num["val"],
+        "image_size": image_size,
+        "seed": seed,
+    }
     with open(out / _MARKER, "w") as f:
         json.dump(meta, f)
         f.flush()
         os.fsync(f.fileno())
 
 
-def make_shapes_dataset(root: str | Path, num_train: int = 4000, num_val: int = 1000, image_size: int = 64,
-                        seed: int = 0, progress: bool = True) -> Path:
+def make_shapes_dataset(
+    root: str | Path,
+    num_train: int = 4000,
+    num_val: int = 1000,
+    image_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Generate the dataset once under ``root`` and return its directory.
 
     Layout: ``<dir>/{train,val}/NNNNNN.png`` and ``<dir>/labels.csv`` (columns ``CSV_COLUMNS``;
@@ -301,8 +320,9 @@ def make_shapes_dataset(root: str | Path, num_train: int = 4000, num_val: int = 
         raise
 
 
-def contact_sheet(directory: str | Path, split: str = "train", rows: int = 8, cols: int = 8,
-                  scale: int = 2) -> Image.Image:
+def contact_sheet(
+    directory: str | Path, split: str = "train", rows: int = 8, cols: int = 8, scale: int = 2
+) -> Image.Image:
     """Tile the first ``rows*cols`` images of a split into one picture, for eyeballing the data."""
     files = sorted((Path(directory) / split).glob("*.png"))[: rows * cols]
     if not files:
@@ -312,6 +332,8 @@ def contact_sheet(directory: str | Path, split: str = "train", rows: int = 8, co
     sheet = Image.new("RGB", (cols * (w + 2), rows * (h + 2)), (255, 255, 255))
     for k, f in enumerate(files):
         with Image.open(f) as im:
-            sheet.paste(im.convert("RGB").resize((w, h), Image.Resampling.NEAREST), ((k % cols) * (w + 2), (k // cols) * (h + 2)))
+            sheet.paste(
+                im.convert("RGB").resize((w, h), Image.Resampling.NEAREST),
+                ((k % cols) * (w + 2), (k // cols) * (h + 2)),
+            )
     return sheet
-

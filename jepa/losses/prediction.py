@@ -1,4 +1,5 @@
 """Regression losses between predicted and target token embeddings."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Mask generators (index tensors) and the gather that applies them."""
+
 from jepa.masks.apply import apply_masks, repeat_chunks
 from jepa.masks.multiblock import MultiBlockMasks
 

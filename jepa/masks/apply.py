@@ -1,4 +1,5 @@
 """Masks are index tensors; selecting the kept tokens is one gather for every modality."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ number of target tokens); positions are drawn per sample. The context block lose
 lies in a target block. Unlike the official collator, block corners range over every valid cell, so
 blocks can touch the last row and column.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,9 @@ class MultiBlockMasks:
     allow_overlap: bool = False
     max_tries: int = 100
 
-    def _block_size(self, scale: tuple[float, float], aspect: tuple[float, float], g: torch.Generator) -> tuple[int, int]:
+    def _block_size(
+        self, scale: tuple[float, float], aspect: tuple[float, float], g: torch.Generator
+    ) -> tuple[int, int]:
         H, W = self.grid
         u_scale, u_aspect = torch.rand(2, generator=g).tolist()
         area = H * W * (scale[0] + u_scale * (scale[1] - scale[0]))

@@ -1,4 +1,5 @@
 """Masked latent prediction (I-JEPA; the same method serves V-JEPA and A-JEPA with other tokenizers/masks)."""
+
 from __future__ import annotations
 
 import torch

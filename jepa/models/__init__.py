@@ -1,4 +1,5 @@
 """Encoders, predictors and the model registry."""
+
 from jepa.models.ema import ema_update, make_target
 from jepa.models.predictor import MaskedPredictor
 from jepa.models.registry import MODEL_SIZES, create_model

@@ -3,6 +3,7 @@
 "sdpa" (default) is torch's fused scaled_dot_product_attention, which picks flash/memory-efficient
 kernels on CPU and GPU; "xformers" uses xformers' memory-efficient attention (GPU only).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Exponential-moving-average target network (the teacher of I/V/A-JEPA)."""
+
 from __future__ import annotations
 
 import copy

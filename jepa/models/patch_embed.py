@@ -1,4 +1,5 @@
 """Tokenizers: non-overlapping patches of images/spectrograms (2D) or tubelets of video (3D)."""
+
 from __future__ import annotations
 
 import torch

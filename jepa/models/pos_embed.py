@@ -3,6 +3,7 @@
 Fixed (not learned) embeddings let the predictor place a mask token anywhere on the grid, which is
 what makes masked latent prediction well-posed without extra parameters.
 """
+
 from __future__ import annotations
 
 import torch

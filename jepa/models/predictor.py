@@ -1,4 +1,5 @@
 """The narrow transformer that predicts target-token embeddings from context tokens."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Named model presets: ``create_model("vit_tiny", input_size=64, patch_size=8)``."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """One Vision Transformer for images (2D), video tubelets (3D) and spectrograms (2D, 1 channel)."""
+
 from __future__ import annotations
 
 import torch

@@ -8,6 +8,7 @@ never leaves a half-written checkpoint behind a valid name):
       state.safetensors   optimizer moments and RNG states
       state.json          step, the non-tensor optimizer state, the resolved config
 """
+
 from __future__ import annotations
 
 import json

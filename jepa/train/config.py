@@ -1,4 +1,5 @@
 """Typed configuration. Every key is declared here, so a misspelt override fails before any work."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -126,7 +127,9 @@ def validate(cfg: Config) -> None:
     _check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     if cfg.data.image_size % cfg.model.patch_size:
-        raise ConfigError(f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}")
+        raise ConfigError(
+            f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
+        )
     for key in ("train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every", "train.monitor_every"):
         section, name = key.split(".")
         if getattr(getattr(cfg, section), name) <= 0:

@@ -2,6 +2,7 @@
 
 A plain ``python``/``jepa`` launch is a world of one and never touches torch.distributed.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The training loop. Methods compute losses; the engine owns everything else: devices, precision,
 DDP, optimisation and schedules, EMA, checkpoints, resumption, logging and collapse monitors."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,12 @@ class NonFiniteLossError(RuntimeError):
 
 def to_device(batch: dict, device: torch.device) -> dict:
     move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-    return {**batch, "x": move(batch["x"]), "masks_ctx": [move(m) for m in batch["masks_ctx"]],
-            "masks_tgt": [move(m) for m in batch["masks_tgt"]]}
+    return {
+        **batch,
+        "x": move(batch["x"]),
+        "masks_ctx": [move(m) for m in batch["masks_ctx"]],
+        "masks_tgt": [move(m) for m in batch["masks_tgt"]],
+    }
 
 
 class Trainer:
@@ -59,7 +64,9 @@ class Trainer:
         self.method = build_method(cfg).to(self.device)
         self.masks = build_masks(cfg.mask, self.method.encoder.grid)
         self.optimizer = torch.optim.AdamW(
-            param_groups(self.method, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
+            param_groups(self.method, cfg.optim.weight_decay),
+            lr=cfg.optim.lr,
+            betas=tuple(cfg.optim.betas),
             fused=self.device.type in ("cpu", "cuda"),  # one kernel for all parameters instead of ~10 per tensor
         )
         self.step = self._maybe_resume()
@@ -93,10 +100,14 @@ class Trainer:
     def save(self) -> Path | None:
         path = None
         if self.dist.is_main:
-            state = {"optimizer": self.optimizer.state_dict(), "rng": ckpt.rng_state(),
-                     "config": OmegaConf.to_container(self.cfg, resolve=True)}
-            path = ckpt.save_checkpoint(self.ckpt_dir, self.step, self.method.state_dict(), state,
-                                        keep=self.cfg.train.keep_checkpoints)
+            state = {
+                "optimizer": self.optimizer.state_dict(),
+                "rng": ckpt.rng_state(),
+                "config": OmegaConf.to_container(self.cfg, resolve=True),
+            }
+            path = ckpt.save_checkpoint(
+                self.ckpt_dir, self.step, self.method.state_dict(), state, keep=self.cfg.train.keep_checkpoints
+            )
         barrier()
         return path
 
@@ -150,12 +161,24 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg, resolve=True))
         logger = MetricsLogger(self.run_dir, resume_step=self.step) if self.dist.is_main else None
         loader = build_train_loader(
-            self.dataset, self.masks, global_batch=self.cfg.data.batch_size, seed=cfg.seed, total_steps=cfg.steps,
-            start_step=self.step, rank=self.dist.rank, world_size=self.dist.world_size,
-            num_workers=self.cfg.data.num_workers, pin_memory=self.device.type == "cuda",
+            self.dataset,
+            self.masks,
+            global_batch=self.cfg.data.batch_size,
+            seed=cfg.seed,
+            total_steps=cfg.steps,
+            start_step=self.step,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            num_workers=self.cfg.data.num_workers,
+            pin_memory=self.device.type == "cuda",
         )
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (cfg.progress and self.dist.is_main),
-                   unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            disable=not (cfg.progress and self.dist.is_main),
+            unit="step",
+            dynamic_ncols=True,
+        )
         losses: list[float] = []
         tick, tick_step = time.perf_counter(), self.step
         self.method.train()

@@ -1,4 +1,5 @@
 """Metrics to ``metrics.jsonl`` (one JSON object per logged step) and TensorBoard (``tb/``)."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,9 @@ class MetricsLogger:
     def __init__(self, run_dir: str | Path, resume_step: int = 0):
         self.path = Path(run_dir) / "metrics.jsonl"
         if resume_step > 0 and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_step]
+            kept = [
+                line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_step
+            ]
             self.path.write_text("".join(line + "\n" for line in kept))
         elif self.path.exists():
             self.path.unlink()

@@ -2,6 +2,7 @@
 
 Schedules are pure functions of the global step, so a resumed run recomputes them exactly.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Device and numeric-precision choice. Nothing here names a device type unless the user asked for it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -7,7 +8,7 @@ import torch
 
 
 def select_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
-    """"auto" picks the first available accelerator (cuda, then mps), else cpu."""
+    """ "auto" picks the first available accelerator (cuda, then mps), else cpu."""
     if requested != "auto":
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
