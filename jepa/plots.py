@@ -41,7 +41,7 @@ def plot_run(run_dir: str | Path) -> Path:
             axes[2].bar_label(bars, fmt="%.1f", fontsize=8)
         axes[2].set_xticks([j + width * (len(probes) - 1) / 2 for j in range(len(rows))], names)
         axes[2].set(title="held-out probe accuracy (%)", ylim=(0, 105))
-        axes[2].legend(loc="lower right")
+        axes[2].legend(loc="upper right")
     fig.suptitle(run_dir.name)
     fig.tight_layout()
     out = run_dir / "summary.png"
