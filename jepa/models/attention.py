@@ -54,7 +54,8 @@ class Attention(nn.Module):
         elif q.device.type == "cpu" and q.dtype == torch.bfloat16 and torch.is_grad_enabled():
             # torch's CPU flash-attention backward is 2-4x slower in bf16 than in fp32 at ViT sizes;
             # attention is a small share of the FLOPs, so run its kernel in fp32 when training on CPU
-            out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask).to(q.dtype)
+            with torch.autocast("cpu", enabled=False):  # autocast would cast the fp32 inputs back to bf16
+                out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask).to(q.dtype)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from evals.rank import feature_std, rankme
 from jepa.data.loader import build_train_loader
+from jepa.models.attention import Block
 from jepa.train import checkpoint as ckpt
 from jepa.train.build import build_dataset, build_masks, build_method
 from jepa.train.config import Config
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(RuntimeError):
     pass
+
+
+def compile_blocks(model: nn.Module) -> None:
+    """torch.compile each transformer block with dynamic shapes: mask sizes change every batch, so
+    compiling the whole model recompiles for minutes, while blocks compile once (~40 s on 2 cores)
+    and fuse the norm/GELU/residual/cast element-wise work that dominates narrow layers on CPU."""
+    for module in model.modules():
+        if isinstance(module, Block):
+            module.compile(dynamic=True)
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -75,7 +85,7 @@ class Trainer:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(self.method, device_ids=device_ids, broadcast_buffers=False)
         if cfg.train.compile:
-            self.model = torch.compile(self.model)
+            compile_blocks(self.method)
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _maybe_resume(self) -> int:
