@@ -102,3 +102,13 @@ def test_bf16_autocast_loss_curve_tracks_fp32(tiny_overrides):
     # compare 20-step means: bf16 rounding noise averages out, a real divergence does not
     fp32, bf16 = (c.view(10, 20).mean(1) for c in (curves["fp32"], curves["bf16"]))
     assert torch.allclose(bf16, fp32, rtol=0.05), (fp32, bf16)
+
+
+@pytest.mark.slow
+def test_compiled_blocks_train_like_eager(tiny_overrides):
+    losses = {}
+    for compiled in (False, True):
+        cfg = load_config([*tiny_overrides, "train.steps=4", "train.precision=fp32", "data.num_workers=0",
+                           f"train.compile={compiled}", f"run_dir={tiny_overrides[-1].split('=')[1]}-{compiled}"])
+        losses[compiled] = Trainer(cfg).fit()
+    assert losses[True] == pytest.approx(losses[False], rel=1e-3)
