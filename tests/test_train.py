@@ -108,7 +108,15 @@ def test_bf16_autocast_loss_curve_tracks_fp32(tiny_overrides):
 def test_compiled_blocks_train_like_eager(tiny_overrides):
     losses = {}
     for compiled in (False, True):
-        cfg = load_config([*tiny_overrides, "train.steps=4", "train.precision=fp32", "data.num_workers=0",
-                           f"train.compile={compiled}", f"run_dir={tiny_overrides[-1].split('=')[1]}-{compiled}"])
+        cfg = load_config(
+            [
+                *tiny_overrides,
+                "train.steps=4",
+                "train.precision=fp32",
+                "data.num_workers=0",
+                f"train.compile={compiled}",
+                f"run_dir={tiny_overrides[-1].split('=')[1]}-{compiled}",
+            ]
+        )
         losses[compiled] = Trainer(cfg).fit()
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)

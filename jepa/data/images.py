@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_DATASETS = ("digits", "folder", "shapes")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 _MAX_CONSECUTIVE_BAD = 50
 
@@ -161,4 +162,4 @@ def build_image_dataset(name: str, split: str, root: str | Path, image_size: int
         if split == "train":
             return ImageFolderDataset(root, image_size)
         raise FileNotFoundError(f"image folder {root} has no {split}/ subfolder to evaluate on")
-    raise ValueError(f"unknown image dataset {name!r}; choose from ['digits', 'folder', 'shapes']")
+    raise ValueError(f"unknown image dataset {name!r}; choose from {list(IMAGE_DATASETS)}")

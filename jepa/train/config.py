@@ -117,13 +117,14 @@ def _check_choice(key: str, value: object, choices) -> None:
 
 def validate(cfg: Config) -> None:
     """Value checks the type system cannot express, each naming its key."""
+    from jepa.data.images import IMAGE_DATASETS
     from jepa.losses import PREDICTION_LOSSES
     from jepa.models import MODEL_SIZES
     from jepa.models.attention import ATTENTION_BACKENDS
 
     _check_choice("model.name", cfg.model.name, MODEL_SIZES)
     _check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
-    _check_choice("data.name", cfg.data.name, {"shapes", "folder", "digits"})
+    _check_choice("data.name", cfg.data.name, IMAGE_DATASETS)
     _check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     if cfg.data.image_size % cfg.model.patch_size:
