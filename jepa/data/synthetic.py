@@ -10,16 +10,12 @@ object pixels carries no information about the class either.
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-import shutil
-import socket
-import uuid
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from jepa.data.generated import generate_once, write_csv
 
 __all__ = ["SHAPES", "COLOURS", "make_shapes_dataset", "render_shape_image", "contact_sheet"]
 
@@ -40,9 +36,8 @@ COLOURS: tuple[tuple[int, int, int], ...] = (
 SPLITS: tuple[str, ...] = ("train", "val")
 CSV_COLUMNS: tuple[str, ...] = ("split", "file", "shape", "colour", "x", "y", "size", "rotation")
 SIZE_RANGE = (0.38, 0.62)  # diameter of the equal-area disc, as a fraction of the image side
-_MARKER = ".complete"  # written last; its presence means the directory is whole
 _FORMAT_VERSION = 2
-_SUPERSAMPLE = 3  # the object mask is drawn this many times larger, then reduced (anti-aliasing)
+SUPERSAMPLE = 3  # the object mask is drawn this many times larger, then reduced (anti-aliasing)
 
 
 def _regular(n: int, phase: float = 0.0) -> np.ndarray:
@@ -116,7 +111,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int
     return out[..., None] if channels == 1 else out
 
 
-def _background(rng: np.random.Generator, s: int) -> np.ndarray:
+def textured_background(rng: np.random.Generator, s: int) -> np.ndarray:
     """Low-frequency colour noise + a linear gradient + finer texture, float RGB in [0, 1]."""
     base = _smooth_noise(rng, s, int(rng.integers(2, 5)))
     grey = base.mean(axis=2, keepdims=True)
@@ -130,7 +125,7 @@ def _background(rng: np.random.Generator, s: int) -> np.ndarray:
     return np.clip(base, 0.0, 1.0)
 
 
-def _draw_distractors(rng: np.random.Generator, img: Image.Image, lines: int, blobs: int) -> None:
+def draw_distractors(rng: np.random.Generator, img: Image.Image, lines: int, blobs: int) -> None:
     """Thin random lines and small blobs (well below the object size) in palette and random colours."""
     s = img.size[0]
     draw = ImageDraw.Draw(img)
@@ -151,38 +146,53 @@ def _draw_distractors(rng: np.random.Generator, img: Image.Image, lines: int, bl
         draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=colour())
 
 
+def circumradius(shape: int) -> float:
+    """Largest distance from the centre to the outline of ``SHAPES[shape]``, for an equal-area disc of radius 1."""
+    return _OUTLINES[SHAPES[shape]][1]
+
+
+def shape_mask(shape: int, x: float, y: float, radius: float, rotation: float, side: int) -> Image.Image:
+    """Binary mask (mode "L", ``side`` px square) of ``SHAPES[shape]`` centred at (x, y) (fractions of the side),
+    with the area of a disc of ``radius`` (fraction of the side), rotated by ``rotation`` degrees. Draw it
+    larger than the output and reduce it for anti-aliasing."""
+    outline = _OUTLINES[SHAPES[shape]][0]
+    th = np.deg2rad(rotation)
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    centre = np.array([x, y]) * side
+    mask = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(mask)
+    draw.polygon([tuple(p) for p in (outline @ rot.T) * radius * side + centre], fill=255)
+    if SHAPES[shape] == "ring":
+        draw.polygon([tuple(p) for p in outline * _RING_HOLE * radius * side + centre], fill=0)
+    return mask
+
+
+def object_fill(rng: np.random.Generator, colour: int, side: int) -> Image.Image:
+    """Object texture: the palette colour with brightness jitter and a mild shading field (``side`` px RGB)."""
+    base = np.asarray(COLOURS[colour], dtype=np.float32) / 255 * rng.uniform(0.8, 1.05)
+    shade = 1 + (_smooth_noise(rng, side, 3, channels=1) - 0.5) * 0.35
+    return Image.fromarray((np.clip(base[None, None, :] * shade, 0, 1) * 255).astype(np.uint8))
+
+
 def render_shape_image(rng: np.random.Generator, image_size: int = 64) -> tuple[Image.Image, dict[str, float | int]]:
     """Draw one random image; return it and its labels (shape, colour, x, y, size, rotation in degrees)."""
-    s, ss = image_size, image_size * _SUPERSAMPLE
+    s, ss = image_size, image_size * SUPERSAMPLE
     shape = int(rng.integers(len(SHAPES)))
     colour = int(rng.integers(len(COLOURS)))
     size = float(rng.uniform(*SIZE_RANGE))
     rotation = float(rng.uniform(0.0, 360.0))
-    outline, circumradius = _OUTLINES[SHAPES[shape]]
     radius = size / 2  # of the equal-area disc, as a fraction of the side
-    margin = min(0.75 * radius * circumradius, 0.45)  # at most ~25% of the object may leave the frame
+    margin = min(0.75 * radius * circumradius(shape), 0.45)  # at most ~25% of the object may leave the frame
     x, y = (float(v) for v in rng.uniform(margin, 1 - margin, size=2))
 
     # Smooth fields are computed at the output size (cheap) and upsampled; drawing happens supersampled.
-    bg = Image.fromarray((_background(rng, s) * 255).astype(np.uint8)).resize((ss, ss), Image.Resampling.BILINEAR)
-    _draw_distractors(rng, bg, lines=int(rng.integers(0, 3)), blobs=int(rng.integers(0, 4)))
+    bg = Image.fromarray((textured_background(rng, s) * 255).astype(np.uint8)).resize(
+        (ss, ss), Image.Resampling.BILINEAR
+    )
+    draw_distractors(rng, bg, lines=int(rng.integers(0, 3)), blobs=int(rng.integers(0, 4)))
 
-    # Object as an anti-aliased alpha mask.
-    th = np.deg2rad(rotation)
-    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    pts = (outline @ rot.T) * radius * ss + np.array([x, y]) * ss
-    mask = Image.new("L", (ss, ss), 0)
-    mdraw = ImageDraw.Draw(mask)
-    mdraw.polygon([tuple(p) for p in pts], fill=255)
-    if SHAPES[shape] == "ring":
-        hole = (outline * _RING_HOLE) * radius * ss + np.array([x, y]) * ss
-        mdraw.polygon([tuple(p) for p in hole], fill=0)
-
-    # Object fill: palette colour with brightness jitter and a mild shading field.
-    base = np.asarray(COLOURS[colour], dtype=np.float32) / 255 * rng.uniform(0.8, 1.05)
-    shade = 1 + (_smooth_noise(rng, s, 3, channels=1) - 0.5) * 0.35
-    fill = Image.fromarray((np.clip(base[None, None, :] * shade, 0, 1) * 255).astype(np.uint8))
-    img = Image.composite(fill.resize((ss, ss), Image.Resampling.BILINEAR), bg, mask)
+    mask = shape_mask(shape, x, y, radius, rotation, ss)
+    img = Image.composite(object_fill(rng, colour, s).resize((ss, ss), Image.Resampling.BILINEAR), bg, mask)
 
     arr = np.asarray(img.resize((s, s), Image.Resampling.BOX), dtype=np.float32)
     arr = arr + rng.normal(0.0, rng.uniform(2.0, 8.0), size=arr.shape)
@@ -194,46 +204,7 @@ def _dataset_name(image_size: int, num_train: int, num_val: int, seed: int) -> s
     return f"shapes-v{_FORMAT_VERSION}-{image_size}px-{num_train}-{num_val}-s{seed}"
 
 
-def is_complete(directory: str | Path) -> bool:
-    """True when ``directory`` holds a fully written dataset (its marker exists)."""
-    return (Path(directory) / _MARKER).is_file()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _remove_stale_tmp(final: Path) -> None:
-    """Delete temp dirs left by killed generations on this host (their process no longer exists)."""
-    prefix = f".{final.name}.tmp-{socket.gethostname()}-"
-    for d in final.parent.glob(prefix + "*"):
-        try:
-            pid = int(d.name[len(prefix) :].split("-")[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _publish(tmp: Path, final: Path) -> Path:
-    """Atomically move a finished ``tmp`` into place; if another process won the race, keep theirs."""
-    try:
-        os.rename(tmp, final)
-        return final
-    except OSError:
-        if not is_complete(final):
-            raise
-    shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def _generate_into(out: Path, num: dict[str, int], image_size: int, seed: int, progress: bool) -> None:
+def _generate_into(out: Path, num: dict[str, int], image_size: int, seed: int, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
     rows: list[dict[str, object]] = []
@@ -258,11 +229,8 @@ def _generate_into(out: Path, num: dict[str, int], image_size: int, seed: int, p
                     }
                 )
                 bar.update(1)
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
-    meta = {
+    write_csv(out / "labels.csv", CSV_COLUMNS, rows)
+    return {
         "version": _FORMAT_VERSION,
         "shapes": list(SHAPES),
         "num_train": num["train"],
@@ -270,10 +238,6 @@ def _generate_into(out: Path, num: dict[str, int], image_size: int, seed: int, p
         "image_size": image_size,
         "seed": seed,
     }
-    with open(out / _MARKER, "w") as f:
-        json.dump(meta, f)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def make_shapes_dataset(
@@ -288,36 +252,17 @@ def make_shapes_dataset(
 
     Layout: ``<dir>/{train,val}/NNNNNN.png`` and ``<dir>/labels.csv`` (columns ``CSV_COLUMNS``;
     x, y = object centre in [0, 1]; size = equal-area diameter / side; rotation in degrees).
-    Idempotent (a complete directory is returned untouched) and atomic: images are written to a
-    temporary sibling which is renamed into place only when whole, so a killed run never leaves a
-    half dataset that looks complete, and concurrent callers (e.g. DDP ranks) end up sharing one copy.
+    Idempotent and atomic (``generate_once``): a killed run never leaves a half dataset that looks
+    complete, and concurrent callers (e.g. DDP ranks) end up sharing one copy.
     """
     if image_size < 8:
         raise ValueError(f"image_size must be >= 8, got {image_size}")
     if num_train < 0 or num_val < 0:
         raise ValueError("num_train and num_val must be >= 0")
-    root = Path(root)
-    final = root / _dataset_name(image_size, num_train, num_val, seed)
-    if is_complete(final):
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(final)
-    if final.exists() and not is_complete(final):
-        # Never produced by this code (publication is atomic): move it aside rather than trust it.
-        aside = root / f".{final.name}.broken-{uuid.uuid4().hex[:8]}"
-        try:
-            os.rename(final, aside)
-            shutil.rmtree(aside, ignore_errors=True)
-        except OSError:
-            pass
-    tmp = root / f".{final.name}.tmp-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        _generate_into(tmp, {"train": num_train, "val": num_val}, image_size, seed, progress)
-        return _publish(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = Path(root) / _dataset_name(image_size, num_train, num_val, seed)
+    return generate_once(
+        final, lambda out: _generate_into(out, {"train": num_train, "val": num_val}, image_size, seed, progress)
+    )
 
 
 def contact_sheet(
