@@ -37,8 +37,25 @@ def to_tensor(image: Image.Image, image_size: int) -> torch.Tensor:
         left, top = (w - image_size) // 2, (h - image_size) // 2
         image = image.crop((left, top, left + image_size, top + image_size))
     x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return ((x - mean) / std).contiguous()
+    return normalise(x).contiguous()
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """ImageNet mean/std along the first axis of ``x`` in [0, 1]: (3, H, W) images or (3, T, H, W) clips."""
+    shape = (3,) + (1,) * (x.dim() - 1)
+    return (x - torch.tensor(IMAGENET_MEAN).view(shape)) / torch.tensor(IMAGENET_STD).view(shape)
+
+
+def find_class_files(root: Path, suffixes: set[str]) -> tuple[list[Path], list[int], list[str]]:
+    """Files with one of ``suffixes`` under ``root/<class name>/`` (class ids in sorted name order), or under
+    ``root`` with label 0 when it has no subfolders: (files, class ids, class names)."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files, ids = [], []
+    for class_id, directory in enumerate([root / c for c in classes] or [root]):
+        found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in suffixes)
+        files += found
+        ids += [class_id] * len(found)
+    return files, ids, classes
 
 
 class ImageFiles(Dataset):
@@ -111,12 +128,7 @@ class ImageFolderDataset(ImageFiles):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"image folder {root} does not exist")
-        classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-        files, ids = [], []
-        for class_id, directory in enumerate([root / c for c in classes] or [root]):
-            found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            files += found
-            ids += [class_id] * len(found)
+        files, ids, classes = find_class_files(root, IMAGE_SUFFIXES)
         if not files:
             raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {root}")
         super().__init__(files, {"class": np.array(ids)}, image_size, max(len(classes), 1))
