@@ -3,12 +3,18 @@
 from jepa.data.images import DigitsDataset, ImageFolderDataset, ShapesDataset, build_image_dataset
 from jepa.data.loader import build_train_loader
 from jepa.data.synthetic import make_shapes_dataset
+from jepa.data.synthetic_video import make_moving_shapes_videos
+from jepa.data.video import ClipSampler, MovingShapesVideos, VideoClipDataset
 
 __all__ = [
+    "ClipSampler",
     "DigitsDataset",
     "ImageFolderDataset",
+    "MovingShapesVideos",
     "ShapesDataset",
+    "VideoClipDataset",
     "build_image_dataset",
     "build_train_loader",
+    "make_moving_shapes_videos",
     "make_shapes_dataset",
 ]
