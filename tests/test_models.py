@@ -129,3 +129,18 @@ def test_ema_update_moves_target_towards_online():
     ema_update(target, online, momentum=0.9)
     for b, t, o in zip(before, target.parameters(), online.parameters()):
         assert torch.allclose(t, 0.9 * b + 0.1 * o)
+
+
+def test_conv_stem_tokens_see_only_a_local_window():
+    from jepa.models.patch_embed import PatchEmbed
+
+    embed = PatchEmbed((32, 32), (8, 8), in_chans=3, embed_dim=64, stem="conv").eval()
+    x = torch.randn(1, 3, 32, 32)
+    moved = x.clone()
+    moved[..., 20:, :] = torch.randn(1, 3, 12, 32)  # rows 20+ changed: token rows 0-1 end at pixel 15
+    with torch.no_grad():
+        a, b = embed(x).view(4, 4, 64), embed(moved).view(4, 4, 64)
+    assert torch.equal(a[:2], b[:2])  # the window of row 1 reaches pixel 15 + 4 = 19 at most
+    assert not torch.allclose(a[2:], b[2:])
+    with pytest.raises(ValueError, match="square 2D"):
+        PatchEmbed((4, 32, 32), (2, 8, 8), in_chans=3, embed_dim=64, stem="conv")

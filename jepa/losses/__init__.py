@@ -1,5 +1,6 @@
 """Training objectives built from small composable functions."""
 
 from jepa.losses.prediction import PREDICTION_LOSSES, prediction_loss
+from jepa.losses.vcr import VCR, covariance_penalty, variance_hinge
 
-__all__ = ["PREDICTION_LOSSES", "prediction_loss"]
+__all__ = ["PREDICTION_LOSSES", "VCR", "covariance_penalty", "prediction_loss", "variance_hinge"]

@@ -16,14 +16,23 @@ class MaskedJEPA(nn.Module):
 
     The target encoder is an EMA copy of the context encoder, run on the full input without
     gradient (stop-gradient); :meth:`update_target` is called by the engine after each step.
+    An optional ``regularizer`` (e.g. :class:`jepa.losses.VCR`) is added on the context encoder's
+    output tokens, for runs where EMA and the predictor alone do not prevent collapse.
     """
 
-    def __init__(self, encoder: nn.Module, predictor: MaskedPredictor, loss: str = "smooth_l1"):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        predictor: MaskedPredictor,
+        loss: str = "smooth_l1",
+        regularizer: nn.Module | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
         self.predictor = predictor
         self.target_encoder = make_target(encoder)
         self.loss_kind = loss
+        self.regularizer = regularizer
         prediction_loss(torch.zeros(1), torch.zeros(1), loss)  # fail at construction on an unknown loss
 
     @torch.no_grad()
@@ -35,9 +44,13 @@ class MaskedJEPA(nn.Module):
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         x, masks_ctx, masks_tgt = batch["x"], batch["masks_ctx"], batch["masks_tgt"]
         target = self.targets(x, masks_ctx, masks_tgt)
-        pred = self.predictor(self.encoder(x, masks_ctx), masks_ctx, masks_tgt)
-        loss = prediction_loss(pred, target, self.loss_kind)
-        return {"loss": loss, "pred": loss.detach()}
+        context = self.encoder(x, masks_ctx)
+        loss = prediction_loss(self.predictor(context, masks_ctx, masks_tgt), target, self.loss_kind)
+        out = {"pred": loss.detach()}
+        if self.regularizer is not None:
+            reg = self.regularizer(context)
+            loss, out["reg"] = loss + reg, reg.detach()
+        return out | {"loss": loss}
 
     def update_target(self, momentum: float) -> None:
         ema_update(self.target_encoder, self.encoder, momentum)

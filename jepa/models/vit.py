@@ -30,10 +30,11 @@ class VisionTransformer(nn.Module):
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
         attn_backend: str = "sdpa",
+        patch_embed: str = "linear",
     ):
         super().__init__()
         self.embed_dim = embed_dim
-        self.patch_embed = PatchEmbed(input_size, patch_size, in_chans, embed_dim)
+        self.patch_embed = PatchEmbed(input_size, patch_size, in_chans, embed_dim, stem=patch_embed)
         self.register_buffer("pos_embed", sincos_nd(embed_dim, self.patch_embed.grid).unsqueeze(0), persistent=False)
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, backend=attn_backend) for _ in range(depth)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from torch import nn
 from torch.utils.data import Dataset
 
+from jepa.losses import VCR
 from jepa.masks import MultiBlockMasks
 from jepa.methods import MaskedJEPA
 from jepa.models import MaskedPredictor, VisionTransformer, create_model
-from jepa.train.config import Config, DataConfig, MaskConfig, ModelConfig
+from jepa.train.config import Config, DataConfig, MaskConfig, ModelConfig, RegularizerConfig
+
+REGULARIZERS = ("none", "vcr")
 
 
 def build_encoder(cfg: ModelConfig, image_size: int) -> VisionTransformer:
@@ -20,8 +24,15 @@ def build_encoder(cfg: ModelConfig, image_size: int) -> VisionTransformer:
         patch_size=cfg.patch_size,
         in_chans=cfg.in_chans,
         attn_backend=cfg.attn_backend,
+        patch_embed=cfg.patch_embed,
         **overrides,
     )
+
+
+def build_regularizer(cfg: RegularizerConfig) -> nn.Module | None:
+    if cfg.name == "vcr":
+        return VCR(var_weight=cfg.var_weight, cov_weight=cfg.cov_weight)
+    return None
 
 
 def build_method(cfg: Config) -> MaskedJEPA:
@@ -34,7 +45,7 @@ def build_method(cfg: Config) -> MaskedJEPA:
         num_heads=cfg.model.predictor_heads,
         attn_backend=cfg.model.attn_backend,
     )
-    return MaskedJEPA(encoder, predictor, loss=cfg.optim.loss)
+    return MaskedJEPA(encoder, predictor, loss=cfg.optim.loss, regularizer=build_regularizer(cfg.regularizer))
 
 
 def build_masks(cfg: MaskConfig, grid: tuple[int, ...]) -> MultiBlockMasks:

@@ -19,6 +19,7 @@ class ModelConfig:
     predictor_depth: int = 6
     predictor_heads: int = 3
     attn_backend: str = "sdpa"  # sdpa | xformers
+    patch_embed: str = "linear"  # linear (one strided conv, as ViT) | conv (3x3 convolutional stem, 2D only)
 
 
 @dataclass
@@ -55,6 +56,15 @@ class OptimConfig:
     ema_momentum: list[float] = field(default_factory=lambda: [0.996, 1.0])
     clip_grad: float | None = 10.0  # max global grad norm; None disables
     loss: str = "smooth_l1"  # smooth_l1 | l1 | l2
+
+
+@dataclass
+class RegularizerConfig:
+    """Anti-collapse term added to the prediction loss, on the context encoder's outputs."""
+
+    name: str = "none"  # none | vcr
+    var_weight: float = 1.0  # vcr: weight of the variance hinge
+    cov_weight: float = 0.04  # vcr: weight of the covariance penalty (VICReg's 25:1 ratio)
 
 
 @dataclass
@@ -96,6 +106,7 @@ class Config:
     mask: MaskConfig = field(default_factory=MaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
@@ -121,12 +132,16 @@ def validate(cfg: Config) -> None:
     from jepa.losses import PREDICTION_LOSSES
     from jepa.models import MODEL_SIZES
     from jepa.models.attention import ATTENTION_BACKENDS
+    from jepa.models.patch_embed import PATCH_EMBEDS
+    from jepa.train.build import REGULARIZERS
 
     _check_choice("model.name", cfg.model.name, MODEL_SIZES)
     _check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
     _check_choice("data.name", cfg.data.name, IMAGE_DATASETS)
     _check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
+    _check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
+    _check_choice("regularizer.name", cfg.regularizer.name, REGULARIZERS)
     if cfg.data.image_size % cfg.model.patch_size:
         raise ConfigError(
             f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
