@@ -18,7 +18,7 @@ import numpy as np
 
 import envs
 from envs.minari_export import export_minari, minari_available
-from envs.policies import POLICIES, make_policy
+from envs.policies import POLICIES, Policy, make_policy
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
 from jepa.train.config import ConfigError
 
@@ -79,7 +79,10 @@ def parse_collect_args(args: list[str]) -> CollectConfig:
 
 def _state(infos: dict[str, Any], i: int) -> np.ndarray:
     """The true state recorded with an observation: pixel wrappers' ``state``, else Two-Rooms' ``pos``."""
-    return np.asarray(infos["state"][i] if "state" in infos else infos["pos"][i], dtype=np.float32)
+    for key in ("state", "pos"):
+        if key in infos:
+            return np.asarray(infos[key][i], dtype=np.float32)
+    raise KeyError(f"the env's info has neither 'state' nor 'pos' to record as the true state: {sorted(infos)}")
 
 
 class _EpisodeBuffer:
@@ -99,18 +102,11 @@ class _EpisodeBuffer:
         return Episode(*(np.stack(getattr(self, f.name)) for f in dataclasses.fields(Episode)))
 
 
-def collect(cfg: CollectConfig, progress: bool = True) -> Path:
-    """Run ``cfg.policy`` until ``cfg.episodes`` episodes have ended; write them under ``cfg.out`` (which
-    must be empty or new), and to Minari if ``cfg.minari`` names a dataset. Unfinished episodes at the end
-    are dropped, so every stored episode is whole."""
+def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: CollectConfig, out: Path, progress: bool) -> dict:
+    """Step ``venv`` with ``policy`` until ``cfg.episodes`` episodes have ended, writing shards as they fill;
+    return the counts and shapes for ``meta.json``."""
     from tqdm.auto import tqdm
 
-    out = Path(cfg.out).expanduser()
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty; collect into a new directory")
-    out.mkdir(parents=True, exist_ok=True)
-    venv = gym.vector.SyncVectorEnv([partial(gym.make, cfg.env, max_episode_steps=cfg.steps)] * cfg.num_envs)
-    policy = make_policy(cfg.policy, venv.envs[0], cfg.num_envs, cfg.seed)
     obs, infos = venv.reset(seed=cfg.seed)
     buffers = [_EpisodeBuffer(obs[i], _state(infos, i)) for i in range(cfg.num_envs)]
     restarting = np.zeros(cfg.num_envs, dtype=bool)  # NEXT_STEP autoreset: these envs reset on this step
@@ -136,23 +132,36 @@ def collect(cfg: CollectConfig, progress: bool = True) -> Path:
                     write_shard(out / shards[-1], pending, first_id=done - len(pending))
                     pending = []
             restarting = terminated | truncated
-    venv.close()
-    write_meta(
-        out,
-        {
-            "env": cfg.env,
-            "policy": cfg.policy,
-            "seed": cfg.seed,
-            "num_envs": cfg.num_envs,
-            "max_episode_steps": cfg.steps or gym.spec(cfg.env).max_episode_steps,
-            "episodes": done,
-            "transitions": transitions,
-            "shards": shards,
-            "obs_shape": list(venv.single_observation_space.shape),
-            "action_shape": list(venv.single_action_space.shape),
-            "state_shape": list(buffers[0].state[0].shape),
-        },
-    )
+    return {
+        "episodes": done,
+        "transitions": transitions,
+        "shards": shards,
+        "obs_shape": list(venv.single_observation_space.shape),
+        "action_shape": list(venv.single_action_space.shape),
+        "state_shape": list(buffers[0].state[0].shape),
+    }
+
+
+def collect(cfg: CollectConfig, progress: bool = True) -> Path:
+    """Run ``cfg.policy`` until ``cfg.episodes`` episodes have ended; write them under ``cfg.out`` (which
+    must be empty or new), and to Minari if ``cfg.minari`` names a dataset. Unfinished episodes at the end
+    are dropped, so every stored episode is whole."""
+    out = Path(cfg.out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty; collect into a new directory")
+    venv = gym.vector.SyncVectorEnv([partial(gym.make, cfg.env, max_episode_steps=cfg.steps)] * cfg.num_envs)
+    try:
+        space = venv.single_observation_space
+        if space.dtype != np.uint8 or len(space.shape) != 3 or space.shape[-1] != 3:
+            raise ValueError(f"{cfg.env} observes {space}, not RGB frames; try a pixel env (jepa/PixelPendulum-v0)")
+        policy = make_policy(cfg.policy, venv.envs[0], cfg.num_envs, cfg.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        recorded = _record(venv, policy, cfg, out, progress)
+    finally:
+        venv.close()
+    max_steps = cfg.steps or gym.spec(cfg.env).max_episode_steps
+    run = {"env": cfg.env, "policy": cfg.policy, "seed": cfg.seed, "num_envs": cfg.num_envs}
+    write_meta(out, {**run, "max_episode_steps": max_steps, **recorded})
     if cfg.minari:
         export_minari(out, cfg.minari)
     return out

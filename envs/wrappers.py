@@ -17,8 +17,6 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     proprio tokens need. The wrapped env must render ``rgb_array`` frames.
     """
 
-    metadata = {"render_modes": ["rgb_array"]}
-
     def __init__(self, env: gym.Env, image_size: int = 64):
         if env.render_mode != "rgb_array":
             raise ValueError(f"PixelObservation needs render_mode='rgb_array', got {env.render_mode!r}")

@@ -173,7 +173,7 @@ def test_only_bad_shards_or_no_meta_raise_clear_errors(two_rooms_dir, tmp_path):
         TrajectoryDataset(directory)
 
 
-def test_collect_arguments_are_checked_naming_the_bad_key(two_rooms_dir, capsys):
+def test_collect_checks_its_arguments_and_names_the_bad_key(two_rooms_dir, capsys):
     assert parse_collect_args(["episodes=3", "steps=none", "policy=waypoint"]) == CollectConfig(
         episodes=3, policy="waypoint"
     )
@@ -193,6 +193,10 @@ def test_collect_arguments_are_checked_naming_the_bad_key(two_rooms_dir, capsys)
     assert "epsiodes" in capsys.readouterr().err
     with pytest.raises(FileExistsError):
         collect(_two_rooms(two_rooms_dir))
+    state_based = two_rooms_dir.parent / "state_based"
+    with pytest.raises(ValueError, match="not RGB frames"):
+        collect(CollectConfig(env="Pendulum-v1", out=str(state_based)), progress=False)
+    assert not state_based.exists()
 
 
 def test_cli_collects_pixel_pendulum_with_its_state(tmp_path):
