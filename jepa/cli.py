@@ -1,18 +1,38 @@
-"""The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``."""
+"""The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``, ``jepa collect [key=value ...]``."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-USAGE = """usage: jepa {train,eval,bench} [key=value ...]
+USAGE = """usage: jepa {train,eval,bench,collect} [key=value ...]
 
   jepa train experiment=ijepa_shapes        pretrain, then probe and plot (the README's main job)
   jepa eval  experiment=ijepa_shapes        probe the latest checkpoint of that run
   jepa bench experiment=ijepa_shapes        time training steps (samples/s, GFLOP/s, peak memory)
+  jepa collect env=jepa/TwoRooms-v0 policy=waypoint episodes=200 out=data/two_rooms
+                                            record episodes as trajectory shards (keys: envs/collect.py)
 
 Overrides use Hydra syntax (model.depth=6 data.batch_size=32); every key is typed and checked
 before any work starts. Configs: the `configs` package shipped with jepa."""
+
+
+def _collect(cfg) -> None:
+    from envs.collect import collect
+
+    out = collect(cfg)
+    print(f"wrote {cfg.episodes} episodes of {cfg.env} to {out}" + (f" and Minari {cfg.minari}" if cfg.minari else ""))
+
+
+def _load(command: str, args: list[str]):
+    """The checked configuration of ``command``: its own key=value parser for collect, Hydra otherwise."""
+    if command == "collect":
+        from envs.collect import parse_collect_args
+
+        return parse_collect_args(args)
+    from jepa.train.config import load_config
+
+    return load_config(args)
 
 
 def _train(cfg) -> None:
@@ -58,7 +78,7 @@ def _bench(cfg) -> None:
         )
 
 
-COMMANDS = {"train": _train, "eval": _eval, "bench": _bench}
+COMMANDS = {"train": _train, "eval": _eval, "bench": _bench, "collect": _collect}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from hydra.errors import HydraException
 
-    from jepa.train.config import ConfigError, load_config
+    from jepa.train.config import ConfigError
 
     try:
-        cfg = load_config(argv[1:])
+        cfg = _load(argv[0], argv[1:])
     except (HydraException, ConfigError) as err:
         cause = f" ({err.__cause__})" if err.__cause__ else ""
         print(f"jepa: bad config: {err}{cause}", file=sys.stderr)

@@ -4,6 +4,7 @@ from jepa.data.images import DigitsDataset, ImageFolderDataset, ShapesDataset, b
 from jepa.data.loader import build_train_loader
 from jepa.data.synthetic import make_shapes_dataset
 from jepa.data.synthetic_video import make_moving_shapes_videos
+from jepa.data.trajectories import TrajectoryDataset
 from jepa.data.video import ClipSampler, MovingShapesVideos, VideoClipDataset
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ImageFolderDataset",
     "MovingShapesVideos",
     "ShapesDataset",
+    "TrajectoryDataset",
     "VideoClipDataset",
     "build_image_dataset",
     "build_train_loader",

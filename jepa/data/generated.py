@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 MARKER = ".complete"  # written last; its presence means the directory is whole
 
@@ -96,3 +97,20 @@ def generate_once(final: str | Path, generate: Callable[[Path], dict]) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_file_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Fill ``path`` through ``write(file)`` via a temporary sibling renamed into place when whole, so a
+    reader never sees a half-written file under the final name."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,71 @@
+"""Wrappers that turn state-based control tasks into the pixel tasks our world models learn from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from PIL import Image
+
+
+class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Observe the rendered frame, resized to ``image_size``² RGB uint8 (H, W, 3), instead of the state.
+
+    The replaced state stays available as ``info["state"]`` (float32), which is what dynamics probes and
+    proprio tokens need. The wrapped env must render ``rgb_array`` frames.
+    """
+
+    def __init__(self, env: gym.Env, image_size: int = 64):
+        if env.render_mode != "rgb_array":
+            raise ValueError(f"PixelObservation needs render_mode='rgb_array', got {env.render_mode!r}")
+        gym.utils.RecordConstructorArgs.__init__(self, image_size=image_size)
+        gym.Wrapper.__init__(self, env)
+        self.image_size = image_size
+        self.observation_space = spaces.Box(0, 255, shape=(image_size, image_size, 3), dtype=np.uint8)
+        self.metadata = {**env.metadata, "render_modes": ["rgb_array"]}
+
+    def _frame(self) -> np.ndarray:
+        frame = Image.fromarray(np.ascontiguousarray(self.env.render()))
+        return np.asarray(frame.resize((self.image_size, self.image_size), Image.Resampling.BOX), dtype=np.uint8)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        state, info = self.env.reset(seed=seed, options=options)
+        return self._frame(), {**info, "state": np.asarray(state, dtype=np.float32)}
+
+    def step(self, action):
+        state, reward, terminated, truncated, info = self.env.step(action)
+        return self._frame(), reward, terminated, truncated, {**info, "state": np.asarray(state, dtype=np.float32)}
+
+
+class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Apply each action ``repeat`` times and sum the rewards, stopping early when the episode ends.
+
+    Fewer, larger steps make world-model rollouts and planning horizons cover more time per prediction.
+    """
+
+    def __init__(self, env: gym.Env, repeat: int):
+        if repeat < 1:
+            raise ValueError(f"repeat must be >= 1, got {repeat}")
+        gym.utils.RecordConstructorArgs.__init__(self, repeat=repeat)
+        gym.Wrapper.__init__(self, env)
+        self.repeat = repeat
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+def make_pixel_env(base_id: str, render_mode: str | None = "rgb_array", image_size: int = 64, **kwargs) -> gym.Env:
+    """``base_id`` (e.g. ``Pendulum-v1``) observed through ``PixelObservation``. The time limit is left to
+    whoever registers or makes the pixel env, so it is applied once, outside."""
+    if render_mode != "rgb_array":
+        raise ValueError(f"pixel envs render only 'rgb_array', got render_mode={render_mode!r}")
+    env = gym.make(base_id, render_mode="rgb_array", max_episode_steps=-1, disable_env_checker=True, **kwargs)
+    return PixelObservation(env, image_size=image_size)

@@ -1,0 +1,202 @@
+"""Trajectories collected in control environments: the on-disk format and the windowed dataset.
+
+A collection is one directory (format version 1):
+
+- ``shard_00000.npz``, ``shard_00001.npz``, ...: whole episodes each, numpy's compressed npz, arrays
+  ``obs`` uint8 (Σ(L+1), H, W, 3) and ``state`` float32 (Σ(L+1), S): every observation of each episode
+  and the true state behind it (Two-Rooms: the agent position; pixel control tasks: the simulator state);
+  ``actions`` float32 (ΣL, A), ``rewards`` float32 (ΣL,), ``terminated`` / ``truncated`` bool (ΣL,): the
+  L steps of each episode, action t leading from observation t to t + 1; ``episode_ids`` and
+  ``episode_lengths`` int64 (E,): the global episode numbers and their L.
+- ``meta.json``, written last: format, version, the shard names, counts (episodes, transitions), shapes,
+  and what the collector records (env id, seed, policy, ...).
+
+Episodes are stored as L + 1 observations and L actions, so no dummy action pads the final observation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jepa.data.generated import write_file_atomically
+from jepa.data.images import normalise
+
+log = logging.getLogger(__name__)
+
+FORMAT, VERSION = "jepa-trajectories", 1
+META = "meta.json"
+OBS_KEYS = {"obs": np.uint8, "state": np.float32}  # one row per observation
+STEP_KEYS = {"actions": np.float32, "rewards": np.float32, "terminated": np.bool_, "truncated": np.bool_}
+EPISODE_KEYS = {"episode_ids": np.int64, "episode_lengths": np.int64}
+# What numpy and zipfile raise on a missing, truncated or garbled shard, plus ShardError for bad contents.
+SHARD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+class ShardError(ValueError):
+    """A shard file reads, but its arrays do not form valid episodes."""
+
+
+@dataclass
+class Episode:
+    """One episode: ``obs`` (L+1, H, W, 3) uint8, ``state`` (L+1, S), ``actions`` (L, A), ``rewards``,
+    ``terminated``, ``truncated`` (L,)."""
+
+    obs: np.ndarray
+    state: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+
+def shard_name(index: int) -> str:
+    return f"shard_{index:05d}.npz"
+
+
+def write_shard(path: str | Path, episodes: Sequence[Episode], first_id: int) -> Path:
+    """Write ``episodes`` (numbered from ``first_id``) as one shard, atomically."""
+    arrays = {key: np.concatenate([getattr(e, key) for e in episodes]).astype(dtype) for key, dtype in OBS_KEYS.items()}
+    for key, dtype in STEP_KEYS.items():
+        arrays[key] = np.concatenate([getattr(e, key) for e in episodes]).astype(dtype)
+    arrays["episode_ids"] = np.arange(first_id, first_id + len(episodes), dtype=np.int64)
+    arrays["episode_lengths"] = np.array([e.length for e in episodes], dtype=np.int64)
+    _check_shard(arrays)
+    return write_file_atomically(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def _check_shard(arrays: dict[str, np.ndarray]) -> None:
+    expected = {**OBS_KEYS, **STEP_KEYS, **EPISODE_KEYS}
+    missing = sorted(set(expected) - set(arrays))
+    if missing:
+        raise ShardError(f"missing arrays {missing}")
+    for key, dtype in expected.items():
+        if arrays[key].dtype != dtype:
+            raise ShardError(f"{key} has dtype {arrays[key].dtype}, expected {np.dtype(dtype)}")
+    lengths = arrays["episode_lengths"]
+    if len(lengths) != len(arrays["episode_ids"]) or (lengths < 0).any():
+        raise ShardError("episode_ids and episode_lengths disagree or hold negative lengths")
+    rows = {**dict.fromkeys(OBS_KEYS, int((lengths + 1).sum())), **dict.fromkeys(STEP_KEYS, int(lengths.sum()))}
+    for key, n in rows.items():
+        if len(arrays[key]) != n:
+            raise ShardError(f"{key} has {len(arrays[key])} rows; the episode lengths need {n}")
+    if arrays["obs"].ndim != 4 or arrays["obs"].shape[-1] != 3:
+        raise ShardError(f"obs must be (N, H, W, 3), got {arrays['obs'].shape}")
+
+
+def read_shard(path: str | Path) -> dict[str, np.ndarray]:
+    """All arrays of a shard, checked for consistency; raises one of ``SHARD_ERRORS`` if unusable."""
+    if not zipfile.is_zipfile(path):  # else numpy tries other formats and reports pickled data
+        raise ShardError("not an npz file (truncated or overwritten?)")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}  # reads (and CRC-checks) every array now
+    _check_shard(arrays)
+    return arrays
+
+
+def write_meta(directory: str | Path, meta: dict[str, Any]) -> Path:
+    """Write ``meta.json`` (atomically: its presence marks a finished collection)."""
+    text = json.dumps({"format": FORMAT, "version": VERSION, **meta}, indent=2).encode()
+    return write_file_atomically(Path(directory) / META, lambda f: f.write(text))
+
+
+def read_meta(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / META
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: {directory} is not a finished trajectory collection")
+    meta = json.loads(path.read_text())
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise ValueError(f"{path}: expected {FORMAT} version {VERSION}, got {meta.get('format')} {meta.get('version')}")
+    return meta
+
+
+def obs_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 frames ``(T, H, W, 3)`` -> float ``(T, 3, H, W)`` normalised like the image datasets (also for
+    goal images at planning time, so they match what the model was trained on)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255)
+    return normalise(x).transpose(0, 1).contiguous()
+
+
+def _window_starts(lengths: np.ndarray, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """First observation row and first action row of every window of ``num_steps`` observations that
+    fits inside one episode."""
+    obs_first = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+    step_first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    per_episode = np.maximum(lengths + 2 - num_steps, 0)
+    offset = np.arange(per_episode.sum()) - np.repeat(np.cumsum(per_episode) - per_episode, per_episode)
+    return np.repeat(obs_first, per_episode) + offset, np.repeat(step_first, per_episode) + offset
+
+
+class TrajectoryDataset(Dataset):
+    """Windows of ``num_steps`` consecutive observations of one episode (never across episodes).
+
+    Item: ``obs`` (T, 3, H, W) float32 (see ``obs_to_tensor``), ``actions`` (T-1, A) float32 (action t
+    leads from obs t to obs t+1), ``states`` (T, S) float32. The shards are read into memory once (uint8
+    frames: 12 kB per 64 px observation). A missing, truncated or inconsistent shard is skipped with a
+    warning and listed in ``bad_shards``; only when no shard is readable does it raise.
+    """
+
+    def __init__(self, root: str | Path, num_steps: int = 4):
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+        self.root, self.num_steps = Path(root), num_steps
+        self.meta = read_meta(self.root)
+        self.shards: list[dict[str, np.ndarray]] = []
+        self.bad_shards: list[Path] = []
+        index = []
+        for name in self.meta["shards"]:
+            path = self.root / name
+            try:
+                shard = read_shard(path)
+            except SHARD_ERRORS as err:
+                self.bad_shards.append(path)
+                log.warning("skipping unreadable shard %s (%s); %d skipped so far", path, err, self.num_skipped)
+                continue
+            obs_rows, step_rows = _window_starts(shard["episode_lengths"], num_steps)
+            index.append(np.stack([np.full_like(obs_rows, len(self.shards)), obs_rows, step_rows], axis=1))
+            self.shards.append(shard)
+        if not self.shards:
+            raise RuntimeError(
+                f"no readable shard in {self.root}: all {self.num_skipped} are unreadable, "
+                f"e.g. {[p.name for p in self.bad_shards[:5]]}"
+            )
+        self.index = np.concatenate(index)  # (N, 3): shard, first obs row, first action row
+        if not len(self.index):
+            raise ValueError(f"no episode in {self.root} has {num_steps} observations; use a smaller num_steps")
+        if self.bad_shards:
+            total = len(self.meta["shards"])
+            log.warning("%s: %d of %d shards skipped as unreadable", self.root, self.num_skipped, total)
+
+    @property
+    def num_skipped(self) -> int:
+        return len(self.bad_shards)
+
+    @property
+    def num_episodes(self) -> int:
+        return sum(len(s["episode_ids"]) for s in self.shards)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        shard_index, o, a = (int(v) for v in self.index[i])
+        shard, t = self.shards[shard_index], self.num_steps
+        return {
+            "obs": obs_to_tensor(shard["obs"][o : o + t]),
+            "actions": torch.from_numpy(shard["actions"][a : a + t - 1].copy()),
+            "states": torch.from_numpy(shard["state"][o : o + t].copy()),
+        }

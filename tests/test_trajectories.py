@@ -1,0 +1,228 @@
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
+
+from envs.collect import CollectConfig, collect, parse_collect_args  # noqa: E402
+from envs.two_rooms import TwoRoomsEnv  # noqa: E402
+from jepa.cli import main  # noqa: E402
+from jepa.data import TrajectoryDataset  # noqa: E402
+from jepa.data.trajectories import Episode, obs_to_tensor, read_shard, write_shard  # noqa: E402
+from jepa.train.config import ConfigError  # noqa: E402
+
+STEPS, EPISODES, PER_SHARD = 30, 6, 2
+
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+
+
+def _two_rooms(out, seed=3) -> CollectConfig:
+    return CollectConfig(
+        env="jepa/TwoRooms-v0",
+        policy="waypoint",
+        episodes=EPISODES,
+        steps=STEPS,
+        num_envs=2,
+        episodes_per_shard=PER_SHARD,
+        seed=seed,
+        out=str(out),
+    )
+
+
+@pytest.fixture(scope="module")
+def two_rooms_dir(tmp_path_factory):
+    return collect(_two_rooms(tmp_path_factory.mktemp("traj") / "two_rooms"), progress=False)
+
+
+def _episodes(directory):
+    """Episodes straight from the shard files (plain numpy, not the library's reader)."""
+    meta = json.loads((directory / "meta.json").read_text())
+    episodes = []
+    for name in meta["shards"]:
+        with np.load(directory / name) as npz:
+            shard = dict(npz)
+        o = a = 0
+        for episode_id, length in zip(shard["episode_ids"], shard["episode_lengths"]):
+            episodes.append(
+                {
+                    "id": int(episode_id),
+                    "obs": shard["obs"][o : o + length + 1],
+                    "state": shard["state"][o : o + length + 1],
+                    **{k: shard[k][a : a + length] for k in ("actions", "rewards", "terminated", "truncated")},
+                }
+            )
+            o, a = o + length + 1, a + length
+    return meta, episodes
+
+
+def test_collect_writes_whole_episodes_in_shards_with_meta(two_rooms_dir):
+    meta, episodes = _episodes(two_rooms_dir)
+    assert meta["env"] == "jepa/TwoRooms-v0" and meta["policy"] == "waypoint" and meta["seed"] == 3
+    assert meta["shards"] == ["shard_00000.npz", "shard_00001.npz", "shard_00002.npz"]
+    assert meta["episodes"] == EPISODES == len(episodes) and [e["id"] for e in episodes] == list(range(EPISODES))
+    assert meta["transitions"] == sum(len(e["actions"]) for e in episodes)
+    assert meta["obs_shape"] == [64, 64, 3] and meta["action_shape"] == [2] and meta["state_shape"] == [2]
+    assert sorted(p.name for p in two_rooms_dir.iterdir()) == ["meta.json", *meta["shards"]]  # no temp files
+    for e in episodes:
+        assert e["obs"].dtype == np.uint8 and e["actions"].dtype == np.float32
+        assert 1 <= len(e["actions"]) <= STEPS
+        ended = e["terminated"] | e["truncated"]
+        assert ended[-1] and not ended[:-1].any()  # an episode ends once, at its last step
+        assert e["truncated"][-1] == (len(e["actions"]) == STEPS and not e["terminated"][-1])
+
+
+def test_collected_episodes_replay_exactly(two_rooms_dir):
+    """Observations, states and actions were stored as the env produced them: replaying the stored
+    actions from the stored start reproduces every stored frame bit for bit."""
+    _, episodes = _episodes(two_rooms_dir)
+    env = TwoRoomsEnv()
+    for e in episodes:
+        obs, info = env.reset(options={"start": e["state"][0].astype(np.float64)})
+        np.testing.assert_array_equal(obs, e["obs"][0])
+        for t, action in enumerate(e["actions"]):
+            obs, *_ = env.step(action)
+            np.testing.assert_array_equal(obs, e["obs"][t + 1])
+            np.testing.assert_allclose(env.pos, e["state"][t + 1], atol=1e-6)
+
+
+def test_collect_is_deterministic_under_a_seed(two_rooms_dir, tmp_path):
+    _, a = _episodes(two_rooms_dir)
+    _, b = _episodes(collect(_two_rooms(tmp_path / "again"), progress=False))
+    for x, y in zip(a, b, strict=True):
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key])
+    _, c = _episodes(collect(_two_rooms(tmp_path / "other", seed=4), progress=False))
+    assert not np.array_equal(a[0]["actions"], c[0]["actions"])
+
+
+def test_dataset_windows_round_trip_and_never_cross_episodes(two_rooms_dir):
+    T = 4
+    ds = TrajectoryDataset(two_rooms_dir, num_steps=T)
+    _, episodes = _episodes(two_rooms_dir)
+    expected = [(e, s) for e in episodes for s in range(len(e["obs"]) - T + 1)]
+    assert len(ds) == len(expected) and ds.num_skipped == 0 and ds.num_episodes == EPISODES
+    for i, (e, s) in enumerate(expected):
+        item = ds[i]
+        assert item["obs"].shape == (T, 3, 64, 64) and item["obs"].dtype == torch.float32
+        assert torch.equal(item["obs"], obs_to_tensor(e["obs"][s : s + T]))
+        assert torch.equal(item["actions"], torch.from_numpy(e["actions"][s : s + T - 1]))
+        assert torch.equal(item["states"], torch.from_numpy(e["state"][s : s + T]))
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=5)))
+    assert batch["obs"].shape == (5, T, 3, 64, 64) and batch["actions"].shape == (5, T - 1, 2)
+    longest = max(len(e["obs"]) for e in episodes)
+    with pytest.raises(ValueError, match="num_steps"):
+        TrajectoryDataset(two_rooms_dir, num_steps=longest + 1)
+
+
+def test_shard_write_and_read_round_trip_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    episodes = [
+        Episode(
+            obs=rng.integers(0, 256, (n + 1, 8, 8, 3), dtype=np.uint8),
+            state=rng.normal(size=(n + 1, 3)).astype(np.float32),
+            actions=rng.normal(size=(n, 1)).astype(np.float32),
+            rewards=rng.normal(size=n).astype(np.float32),
+            terminated=np.arange(n) == n - 1,
+            truncated=np.zeros(n, dtype=bool),
+        )
+        for n in (3, 1, 5)
+    ]
+    shard = read_shard(write_shard(tmp_path / "shard_00000.npz", episodes, first_id=10))
+    np.testing.assert_array_equal(shard["episode_ids"], [10, 11, 12])
+    np.testing.assert_array_equal(shard["episode_lengths"], [3, 1, 5])
+    for key in ("obs", "state", "actions", "rewards", "terminated", "truncated"):
+        np.testing.assert_array_equal(shard[key], np.concatenate([getattr(e, key) for e in episodes]))
+    assert [p.name for p in tmp_path.iterdir()] == ["shard_00000.npz"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "delete"])
+def test_a_bad_shard_is_skipped_and_reported(two_rooms_dir, tmp_path, caplog, damage):
+    directory = shutil.copytree(two_rooms_dir, tmp_path / "copy")
+    bad = directory / "shard_00001.npz"
+    if damage == "truncate":
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    elif damage == "garble":
+        data = bytearray(bad.read_bytes())
+        data[len(data) // 3 : len(data) // 3 + 64] = bytes(64)  # inside the compressed frames
+        bad.write_bytes(bytes(data))
+    else:
+        bad.unlink()
+    with caplog.at_level(logging.WARNING, logger="jepa.data.trajectories"):
+        ds = TrajectoryDataset(directory, num_steps=2)
+    assert ds.num_skipped == 1 and ds.bad_shards == [bad]
+    assert ds.num_episodes == EPISODES - PER_SHARD
+    assert "shard_00001.npz" in caplog.text and "1 of 3 shards skipped" in caplog.text
+    assert torch.isfinite(ds[len(ds) - 1]["obs"]).all()
+
+
+def test_only_bad_shards_or_no_meta_raise_clear_errors(two_rooms_dir, tmp_path):
+    directory = shutil.copytree(two_rooms_dir, tmp_path / "copy")
+    for shard in directory.glob("shard_*.npz"):
+        shard.write_bytes(b"not a shard")
+    with pytest.raises(RuntimeError, match="all 3 are unreadable"):
+        TrajectoryDataset(directory)
+    (directory / "meta.json").unlink()
+    with pytest.raises(FileNotFoundError, match="not a finished trajectory collection"):
+        TrajectoryDataset(directory)
+
+
+def test_collect_checks_its_arguments_and_names_the_bad_key(two_rooms_dir, capsys):
+    assert parse_collect_args(["episodes=3", "steps=none", "policy=waypoint"]) == CollectConfig(
+        episodes=3, policy="waypoint"
+    )
+    for args, message in [
+        (["epsiodes=3"], "unknown key 'epsiodes'"),
+        (["steps=ten"], "steps must be an integer"),
+        (["episodes=0"], "episodes must be >= 1"),
+        (["seed=none"], "seed cannot be none"),
+        (["policy=expert"], "policy must be one of"),
+        (["env=NoSuch-v0"], "env 'NoSuch-v0' is not registered"),
+        (["env=jepa/PixelPendulum-v0", "policy=waypoint"], "Two-Rooms only"),
+        (["episodes"], "expected key=value"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse_collect_args(args)
+    assert main(["collect", "epsiodes=3"]) == 2
+    assert "epsiodes" in capsys.readouterr().err
+    with pytest.raises(FileExistsError):
+        collect(_two_rooms(two_rooms_dir))
+    state_based = two_rooms_dir.parent / "state_based"
+    with pytest.raises(ValueError, match="not RGB frames"):
+        collect(CollectConfig(env="Pendulum-v1", out=str(state_based)), progress=False)
+    assert not state_based.exists()
+
+
+def test_cli_collects_pixel_pendulum_with_its_state(tmp_path):
+    out = tmp_path / "pendulum"
+    args = ["env=jepa/PixelPendulum-v0", "episodes=2", "steps=8", "num_envs=2", f"out={out}", "seed=1"]
+    assert main(["collect", *args]) == 0
+    ds = TrajectoryDataset(out, num_steps=3)
+    assert len(ds) == 2 * (8 + 1 - 3 + 1)
+    item = ds[0]
+    assert item["obs"].shape == (3, 3, 64, 64) and item["actions"].shape == (2, 1) and item["states"].shape == (3, 3)
+    np.testing.assert_allclose(item["states"][:, 0] ** 2 + item["states"][:, 1] ** 2, 1.0, rtol=1e-5)  # cos, sin
+
+
+def test_collection_exports_to_minari_losslessly(two_rooms_dir, tmp_path, monkeypatch):
+    pytest.importorskip("minari", reason="Minari export needs the 'minari' extra")
+    from envs.minari_export import export_minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    metadata = {"author": "tests", "author_email": "tests@example.invalid", "code_permalink": "tests"}
+    dataset = export_minari(two_rooms_dir, "jepa/two-rooms/test-v0", **metadata)
+    _, episodes = _episodes(two_rooms_dir)
+    assert dataset.total_episodes == EPISODES and dataset.total_steps == sum(len(e["actions"]) for e in episodes)
+    for exported, e in zip(dataset.iterate_episodes(), episodes, strict=True):
+        np.testing.assert_array_equal(exported.observations, e["obs"])
+        np.testing.assert_array_equal(exported.actions, e["actions"])
+        np.testing.assert_array_equal(exported.infos["state"], e["state"])
+        np.testing.assert_array_equal(exported.terminations, e["terminated"])
+    env = dataset.recover_environment()
+    assert env.spec.id == "jepa/TwoRooms-v0" and env.spec.max_episode_steps == STEPS
