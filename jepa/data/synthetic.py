@@ -115,9 +115,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int
     return out[..., None] if channels == 1 else out
 
 
-def textured_background(
-    rng: np.random.Generator, s: int, saturation: tuple[float, float] = (0.3, 0.9)
-) -> np.ndarray:
+def textured_background(rng: np.random.Generator, s: int, saturation: tuple[float, float] = (0.3, 0.9)) -> np.ndarray:
     """Low-frequency colour noise + a linear gradient + finer texture, float RGB in [0, 1].
 
     ``saturation`` bounds the random fraction of colour the finished field keeps (0 = grey)."""
