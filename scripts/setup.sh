@@ -17,4 +17,12 @@ fi
 # keep whatever torch is now installed: nothing below may replace it
 "$py" -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > .venv/torch-constraint.txt
 "$py" -m pip install --quiet -c .venv/torch-constraint.txt -e ".[${extras}]"
+# torchaudio from PyPI is a CUDA build: with a CPU-only torch it imports only once its CUDA extension libraries
+# are gone, and its features (kaldi fbank, resample) then run in pure Python. Found without importing it.
+if "$py" -c "import sys, torch; sys.exit(torch.version.cuda is not None)"; then
+  torchaudio_dir=$("$py" -c "import importlib.util as u; s = u.find_spec('torchaudio'); print(s.submodule_search_locations[0] if s else '')")
+  if [ -n "$torchaudio_dir" ]; then
+    rm -f "$torchaudio_dir"/lib/*.so
+  fi
+fi
 echo "jepa installed in .venv (torch $("$py" -c 'import torch; print(torch.__version__)'))"

@@ -1,22 +1,28 @@
 """Datasets and the step-indexed training loader."""
 
+from jepa.data.audio import AudioClipDataset, SyntheticSounds, fbank_stats
 from jepa.data.images import DigitsDataset, ImageFolderDataset, ShapesDataset, build_image_dataset
 from jepa.data.loader import build_train_loader
 from jepa.data.synthetic import make_shapes_dataset
+from jepa.data.synthetic_audio import make_synthetic_sounds
 from jepa.data.synthetic_video import make_moving_shapes_videos
 from jepa.data.trajectories import TrajectoryDataset
 from jepa.data.video import ClipSampler, MovingShapesVideos, VideoClipDataset
 
 __all__ = [
+    "AudioClipDataset",
     "ClipSampler",
     "DigitsDataset",
     "ImageFolderDataset",
     "MovingShapesVideos",
     "ShapesDataset",
+    "SyntheticSounds",
     "TrajectoryDataset",
     "VideoClipDataset",
     "build_image_dataset",
     "build_train_loader",
+    "fbank_stats",
     "make_moving_shapes_videos",
     "make_shapes_dataset",
+    "make_synthetic_sounds",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from jepa.data.images import find_class_files, normalise
+from jepa.data.index import read_index
 from jepa.data.synthetic_video import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
-
-log = logging.getLogger(__name__)
+from jepa.data.unreadable import UnreadableFiles
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
-_MAX_DECODE_ATTEMPTS = 20  # per item: how many unreadable files to try before giving up
 
 
 class VideoDecodeError(RuntimeError):
@@ -193,10 +191,8 @@ class VideoFiles(Dataset):
     """Clips read from video files on access.
 
     A file that is missing, empty, truncated or undecodable is skipped (warned about, and counted in
-    ``num_skipped``) and the next readable one returned instead, so one bad file never kills a run; after
-    20 failures for one item, or when every file is bad, it raises, naming examples.
-    The skip flags live in shared memory, so loader workers see each other's skips and the main process
-    sees the total.
+    ``num_skipped`` across loader workers) and the next readable one returned instead, so one bad file never
+    kills a run; after 20 failures for one item, or when every file is bad, it raises, naming examples.
     """
 
     main_label = "class"
@@ -216,15 +212,15 @@ class VideoFiles(Dataset):
         self.files, self.labels, self.num_classes = files, labels, num_classes
         self.image_size, self.random_crop, self.backend = image_size, random_crop, backend
         self.sampler = sampler or ClipSampler()
-        self._bad = torch.zeros(len(files), dtype=torch.bool).share_memory_()
+        self.unreadable = UnreadableFiles(files, "video")
 
     @property
     def num_skipped(self) -> int:
-        return int(self._bad.sum())
+        return self.unreadable.count
 
     @property
     def bad_files(self) -> list[Path]:
-        return [self.files[i] for i in self._bad.nonzero().flatten().tolist()]
+        return self.unreadable.paths
 
     def __len__(self) -> int:
         return len(self.files)
@@ -251,51 +247,14 @@ class VideoFiles(Dataset):
         return torch.stack([clip_tensor(f, crop_box(h, w, self.random_crop), self.image_size) for f in frames])
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        failures = 0
-        for offset in range(len(self.files)):
-            i = (index + offset) % len(self.files)
-            if self._bad[i]:
-                continue
-            try:
-                frames = self.read(i)
-            except (OSError, RuntimeError) as err:
-                self._bad[i] = True
-                log.warning(
-                    "skipping unreadable video %s (%s); %d skipped so far", self.files[i], err, self.num_skipped
-                )
-                failures += 1
-                if failures == _MAX_DECODE_ATTEMPTS:
-                    break
-                continue
-            x = self.transform(frames)
-            return (x[0] if len(x) == 1 else x), int(self.labels[self.main_label][i])
-        raise RuntimeError(
-            f"no readable video near index {index}; {self.num_skipped} of {len(self.files)} files are unreadable, "
-            f"e.g. {[str(p) for p in self.bad_files[:5]]}"
-        )
-
-
-def read_index(path: Path) -> tuple[list[Path], list[int]]:
-    """V-JEPA's CSV index: ``<video path> <integer label>`` per line, space separated (the label is the
-    last field, so paths may contain spaces); relative paths are relative to the index file."""
-    files, ids = [], []
-    with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            name, _, label = line.strip().rpartition(" ")
-            if not name or not label.lstrip("-").isdigit():
-                raise ValueError(f"{path}:{number}: expected '<video path> <integer label>', got {line.strip()!r}")
-            files.append(path.parent / name.strip())
-            ids.append(int(label))
-    if not files:
-        raise ValueError(f"video index {path} lists no videos")
-    return files, ids
+        i, frames = self.unreadable.first_readable(index, self.read)
+        x = self.transform(frames)
+        return (x[0] if len(x) == 1 else x), int(self.labels[self.main_label][i])
 
 
 class VideoClipDataset(VideoFiles):
-    """A user's videos: a CSV index (see ``read_index``), or a folder ``root/<class name>/*`` (class ids in
-    sorted name order) or flat (label 0)."""
+    """A user's videos: a CSV index (see ``jepa.data.index.read_index``), or a folder ``root/<class name>/*``
+    (class ids in sorted name order) or flat (label 0)."""
 
     def __init__(
         self,

@@ -1,6 +1,15 @@
 """Training objectives built from small composable functions."""
 
 from jepa.losses.prediction import PREDICTION_LOSSES, prediction_loss
+from jepa.losses.sigreg import SIGReg, epps_pulley
 from jepa.losses.vcr import VCR, covariance_penalty, variance_hinge
 
-__all__ = ["PREDICTION_LOSSES", "VCR", "covariance_penalty", "prediction_loss", "variance_hinge"]
+__all__ = [
+    "PREDICTION_LOSSES",
+    "SIGReg",
+    "VCR",
+    "covariance_penalty",
+    "epps_pulley",
+    "prediction_loss",
+    "variance_hinge",
+]

@@ -46,6 +46,19 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
     return out / dist.get_world_size()
 
 
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks that gradients flow through (identity for a single process).
+
+    Backward sums the ranks' gradients too, so once DDP averages parameter gradients over ranks, a loss
+    built from global sums gets the gradient it would have in one process holding the whole batch.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return t
+    from torch.distributed import _functional_collectives as funcol  # torch's differentiable collectives
+
+    return funcol.all_reduce(t, "sum", dist.group.WORLD)
+
+
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

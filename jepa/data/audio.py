@@ -1,0 +1,242 @@
+"""Audio clip datasets: a user's sound files (a folder or a CSV index) and the generated sound classes.
+
+Every dataset yields ``(features, int label)``: ``features`` is the ``(1, frames, 128)`` float32 log-mel
+filterbank of a fixed-length clip, computed the Kaldi way as A-JEPA's front end does (mono, 16 kHz, 25 ms
+windows every 10 ms), then normalised with one dataset-level mean and std (see :func:`fbank_stats`). Like the
+image and video datasets they carry ``labels`` (name -> per-file array), ``main_label`` and ``num_classes``.
+
+Files are read with soundfile (wav, flac, ogg, mp3); torchaudio supplies resampling and the filterbank.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from jepa.data.images import find_class_files
+from jepa.data.index import read_index
+from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
+from jepa.data.unreadable import UnreadableFiles
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
+SAMPLE_RATE = 16_000
+NUM_MEL_BINS = 128
+FRAME_LENGTH_MS, FRAME_SHIFT_MS = 25.0, 10.0
+_WINDOW = round(SAMPLE_RATE * FRAME_LENGTH_MS / 1000)
+_HOP = round(SAMPLE_RATE * FRAME_SHIFT_MS / 1000)
+# libsndfile's log of a wav whose data chunk promises more bytes than the file holds (it reads what is there)
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+_STREAMED = 0xFFFFFFFF  # the size a writer that cannot seek leaves in the header: not a sign of truncation
+
+
+class AudioDecodeError(RuntimeError):
+    """An audio file exists but holds no usable sound."""
+
+
+def _torchaudio():
+    try:
+        import torchaudio.compliance.kaldi
+        import torchaudio.functional
+    except (ImportError, OSError) as err:
+        raise ImportError(
+            f"torchaudio is not usable ({err}); pip install 'jepa[audio]'. With a CPU-only torch, also delete "
+            "torchaudio/lib/*.so (its CUDA extensions; scripts/setup.sh does this): fbank and resample need none."
+        ) from err
+    return torchaudio
+
+
+def read_audio(path: str | Path) -> torch.Tensor:
+    """Mono samples ``(n,)`` float32 at ``SAMPLE_RATE``: channels averaged, other rates resampled.
+
+    Raises ``AudioDecodeError`` for a file with no samples or a wav cut short (which libsndfile would
+    otherwise read as a shorter sound), and soundfile's RuntimeError for anything it cannot decode.
+    """
+    import soundfile
+
+    with soundfile.SoundFile(str(path)) as f:
+        short = _SHORT_DATA.search(f.extra_info)
+        if short:
+            promised, held = int(short[1]), int(short[2])
+            if held < promised != _STREAMED:
+                raise AudioDecodeError(f"truncated: header promises {promised} bytes of audio, file holds {held}")
+        data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+    if data.size == 0:
+        raise AudioDecodeError("no samples")
+    wave = torch.from_numpy(data).mean(dim=1)
+    if rate != SAMPLE_RATE:
+        wave = _torchaudio().functional.resample(wave, rate, SAMPLE_RATE)
+    return wave
+
+
+def crop_or_pad(
+    wave: torch.Tensor, num_samples: int, random: bool, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A ``num_samples`` window over ``wave`` (n,), centred or at a random offset; where the window reaches past
+    the sound (a sound shorter than the window) it holds silence."""
+    slack = wave.shape[0] - num_samples  # negative: room to place a short sound inside the window
+    low, high = min(slack, 0), max(slack, 0)
+    start = low + int(torch.randint(high - low + 1, (1,), generator=generator)) if random else slack // 2
+    out = wave.new_zeros(num_samples)
+    piece = wave[max(start, 0) : start + num_samples]
+    out[max(-start, 0) : max(-start, 0) + piece.shape[0]] = piece
+    return out
+
+
+def log_mel_fbank(wave: torch.Tensor) -> torch.Tensor:
+    """Kaldi-compatible log-mel filterbank ``(frames, NUM_MEL_BINS)`` of 16 kHz samples ``(n,)``, n >= 400,
+    with A-JEPA's (and AudioMAE's) settings: Hann window, HTK mel scale, no dither, no energy term."""
+    return _torchaudio().compliance.kaldi.fbank(
+        wave[None],
+        sample_frequency=SAMPLE_RATE,
+        num_mel_bins=NUM_MEL_BINS,
+        frame_length=FRAME_LENGTH_MS,
+        frame_shift=FRAME_SHIFT_MS,
+        window_type="hanning",
+        htk_compat=True,
+        use_energy=False,
+        dither=0.0,
+    )
+
+
+class AudioFiles(Dataset):
+    """Fixed-length clips of sound files read on access.
+
+    ``duration`` seconds per clip (``num_frames`` filterbank frames): longer sounds are cropped (centred, or
+    at random with ``random_crop``), shorter ones padded with silence. ``stats`` = (mean, std) normalises the
+    features; compute it once on the training set with :func:`fbank_stats` and keep it with the run
+    (``None``: raw log-mel values). A file that is missing, empty, truncated or not audio is skipped (warned
+    about, and counted in ``num_skipped`` across loader workers) and the next readable one returned instead;
+    when every file is bad it raises, naming examples.
+    """
+
+    main_label = "class"
+
+    def __init__(
+        self,
+        files: list[Path],
+        labels: dict[str, np.ndarray],
+        num_classes: int,
+        *,
+        duration: float = 2.0,
+        random_crop: bool = False,
+        stats: tuple[float, float] | None = None,
+    ):
+        _torchaudio()  # fail here, with the fix, rather than in a loader worker
+        self.num_samples = round(duration * SAMPLE_RATE)
+        if self.num_samples < _WINDOW:
+            raise ValueError(f"duration must be at least one {FRAME_LENGTH_MS:g} ms window, got {duration} s")
+        if stats is not None and not (math.isfinite(stats[0]) and stats[1] > 0):
+            raise ValueError(f"stats must be a finite mean and a positive std, got {stats}")
+        self.files, self.labels, self.num_classes = files, labels, num_classes
+        self.random_crop, self.stats = random_crop, stats
+        self.unreadable = UnreadableFiles(files, "audio file")
+
+    @property
+    def num_frames(self) -> int:
+        return 1 + (self.num_samples - _WINDOW) // _HOP
+
+    @property
+    def num_skipped(self) -> int:
+        return self.unreadable.count
+
+    @property
+    def bad_files(self) -> list[Path]:
+        return self.unreadable.paths
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def features(self, index: int) -> torch.Tensor:
+        """Unnormalised log-mel ``(num_frames, NUM_MEL_BINS)`` of a clip of file ``index``; raises on a bad file."""
+        return log_mel_fbank(crop_or_pad(read_audio(self.files[index]), self.num_samples, self.random_crop))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        i, x = self.unreadable.first_readable(index, self.features)
+        if self.stats is not None:
+            x = (x - self.stats[0]) / self.stats[1]
+        return x[None], int(self.labels[self.main_label][i])
+
+
+def fbank_stats(dataset: AudioFiles) -> tuple[float, float]:
+    """Mean and std of the unnormalised features over every readable file of ``dataset`` (one clip each, as the
+    dataset crops them), to pass as ``stats`` to the training and evaluation datasets alike."""
+    total, total_sq, count, seen = 0.0, 0.0, 0, set()
+    for index in range(len(dataset)):
+        i, x = dataset.unreadable.first_readable(index, dataset.features)
+        if i in seen:  # a bad file's stand-in, already counted
+            continue
+        seen.add(i)
+        x = x.double()
+        total, total_sq, count = total + float(x.sum()), total_sq + float((x**2).sum()), count + x.numel()
+    mean = total / count
+    return mean, math.sqrt(max(total_sq / count - mean**2, 0.0))
+
+
+class AudioClipDataset(AudioFiles):
+    """A user's sounds: a CSV index (``<path> <integer label>`` per line, see ``jepa.data.index.read_index``), or a
+    folder ``root/<class name>/**`` (class ids in sorted name order) or flat (label 0)."""
+
+    def __init__(
+        self,
+        source: str | Path,
+        *,
+        duration: float = 2.0,
+        random_crop: bool = False,
+        stats: tuple[float, float] | None = None,
+    ):
+        source = Path(source)
+        self.classes: list[str] = []
+        if source.is_file():
+            files, ids = read_index(source)
+        elif source.is_dir():
+            files, ids, self.classes = find_class_files(source, AUDIO_SUFFIXES)
+            if not files:
+                raise FileNotFoundError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) found under {source}")
+        else:
+            raise FileNotFoundError(f"audio index or folder {source} does not exist")
+        num_classes = max(len(self.classes), max(ids) + 1)
+        super().__init__(
+            files, {"class": np.array(ids)}, num_classes, duration=duration, random_crop=random_crop, stats=stats
+        )
+
+
+class SyntheticSounds(AudioFiles):
+    """The generated sound classes (written under ``root`` on first use); main label: sound class (index into
+    ``SOUNDS``). Extra labels: timbre, contour, envelope (classes); pitch (Hz), loudness (dBFS), duration (s)
+    and snr (dB) as floats. The default 2 s clip holds every sound whole."""
+
+    main_label = "sound"
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        *,
+        num_train: int = 1200,
+        num_val: int = 300,
+        seed: int = 0,
+        duration: float = 2.0,
+        random_crop: bool = False,
+        stats: tuple[float, float] | None = None,
+    ):
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        directory = make_synthetic_sounds(root, num_train, num_val, seed)
+        with open(directory / "labels.csv", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["split"] == split]
+        labels = {k: np.array([int(r[k]) for r in rows]) for k in ("sound", "timbre", "contour", "envelope")}
+        labels |= {k: np.array([float(r[k]) for r in rows]) for k in ("pitch", "loudness", "duration", "snr")}
+        super().__init__(
+            [directory / r["file"] for r in rows],
+            labels,
+            len(SOUNDS),
+            duration=duration,
+            random_crop=random_crop,
+            stats=stats,
+        )
