@@ -73,3 +73,13 @@ def test_digits_split_and_labels():
 def test_build_image_dataset_rejects_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="unknown image dataset 'imagenet'"):
         build_image_dataset("imagenet", "train", tmp_path, 32)
+
+
+def test_corrupt_images_are_counted_across_loader_workers_and_iteration_ends(tmp_path):
+    _write_images(tmp_path / "ok", 6)
+    (tmp_path / "ok" / "z_broken.png").write_bytes(b"not an image")
+    ds = ImageFolderDataset(tmp_path, image_size=16)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2)
+    assert sum(len(y) for _, y in loader) == len(ds)
+    assert ds.num_skipped == 1  # found by a worker process, visible here
+    assert len(list(iter(ds))) == len(ds)  # the sequence protocol stops at IndexError

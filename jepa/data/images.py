@@ -8,7 +8,6 @@ Every dataset yields ``(image (3, H, W) float32 normalised, int label)`` and car
 from __future__ import annotations
 
 import csv
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,13 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from jepa.data.synthetic import SHAPES, make_shapes_dataset
+from jepa.data.unreadable import UnreadableFiles
 
-log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_DATASETS = ("digits", "folder", "shapes")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-_MAX_CONSECUTIVE_BAD = 50
 
 
 def to_tensor(image: Image.Image, image_size: int) -> torch.Tensor:
@@ -60,37 +58,32 @@ def find_class_files(root: Path, suffixes: set[str]) -> tuple[list[Path], list[i
 
 class ImageFiles(Dataset):
     """Images read from disk on access. A file that cannot be decoded is skipped (warned about once,
-    counted in ``num_skipped``) and the next readable one is returned instead, so one bad file never
-    kills a run; a long run of unreadable files raises, naming examples."""
+    counted in ``num_skipped`` across loader workers) and the next readable one is returned instead,
+    so one bad file never kills a run; a long run of unreadable files raises, naming examples."""
 
     main_label = "class"
 
     def __init__(self, files: list[Path], labels: dict[str, np.ndarray], image_size: int, num_classes: int):
         self.files, self.labels, self.image_size, self.num_classes = files, labels, image_size, num_classes
-        self.bad: set[int] = set()
+        self.unreadable = UnreadableFiles(files, "image")
 
     @property
     def num_skipped(self) -> int:
-        return len(self.bad)
+        return self.unreadable.count
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def _read(self, i: int) -> torch.Tensor:
+        try:
+            with Image.open(self.files[i]) as image:
+                return to_tensor(image, self.image_size)
+        except (ValueError, Image.DecompressionBombError) as err:  # PIL's other decode failures
+            raise OSError(str(err)) from err
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        tried = []
-        for offset in range(min(len(self.files), _MAX_CONSECUTIVE_BAD)):
-            i = (index + offset) % len(self.files)
-            if i in self.bad:
-                continue
-            try:
-                with Image.open(self.files[i]) as image:
-                    x = to_tensor(image, self.image_size)
-                return x, int(self.labels[self.main_label][i])
-            except (OSError, ValueError, Image.DecompressionBombError) as err:
-                self.bad.add(i)
-                tried.append(str(self.files[i]))
-                log.warning("skipping unreadable image %s (%s); %d skipped so far", self.files[i], err, len(self.bad))
-        raise RuntimeError(f"no readable image near index {index}; unreadable files include: {tried[:5]}")
+        i, x = self.unreadable.first_readable(index, self._read)
+        return x, int(self.labels[self.main_label][i])
 
 
 class ShapesDataset(ImageFiles):

@@ -41,8 +41,11 @@ class UnreadableFiles:
         """``(i, read(i))`` for the first file from ``index`` on (wrapping around) that reads without error.
 
         A file that fails is flagged, warned about and never tried again. Raises RuntimeError, naming
-        examples, after ``MAX_ATTEMPTS`` failures for this item or when every file is flagged.
+        examples, after ``MAX_ATTEMPTS`` failures for this item or when every file is flagged. An index
+        outside the dataset raises IndexError, so plain iteration over a dataset ends.
         """
+        if not 0 <= index < len(self.files):
+            raise IndexError(f"index {index} is out of range for {len(self.files)} {self.kind} files")
         failures = 0
         for offset in range(len(self.files)):
             i = (index + offset) % len(self.files)
