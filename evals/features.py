@@ -7,6 +7,7 @@ over tokens so that every downstream probe sees plain ``(N, D)`` vectors.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable
 
@@ -82,11 +83,26 @@ def extract_features(
     return torch.cat(feats), torch.cat(labels)
 
 
-class _FlattenInput(nn.Module):
-    """Identity 'encoder' exposing the raw input as one flat token."""
+class RawPatches(nn.Module):
+    """The no-learning baseline as an "encoder": the raw input cut into the non-overlapping patches (tubelets
+    for video) a ViT would embed, as tokens ``(B, N, C * prod(patch_size))`` in the ViT's row-major grid
+    order; with no ``patch_size``, one token holding the whole flattened input. Token probes (the attentive
+    probe) thus get a raw-pixel baseline with the same token layout as the encoders they are compared to."""
+
+    def __init__(self, patch_size: tuple[int, ...] | None = None):
+        super().__init__()
+        self.patch_size = tuple(patch_size) if patch_size is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float().flatten(1).unsqueeze(1)
+        x = x.float()
+        if self.patch_size is None:
+            return x.flatten(1).unsqueeze(1)
+        B, C, *sizes = x.shape
+        grid = [n // p for n, p in zip(sizes, self.patch_size)]
+        x = x.reshape(B, C, *[v for g, p in zip(grid, self.patch_size) for v in (g, p)])
+        axes = len(grid)
+        order = [0, *range(2, 2 + 2 * axes, 2), 1, *range(3, 3 + 2 * axes, 2)]  # (B, grid..., C, patch...)
+        return x.permute(order).reshape(B, math.prod(grid), -1)
 
 
 def raw_features(
@@ -96,4 +112,4 @@ def raw_features(
 
     Any encoder worth keeping should beat probes trained on these.
     """
-    return extract_features(_FlattenInput(), dataset_or_loader, batch_size=batch_size)
+    return extract_features(RawPatches(), dataset_or_loader, batch_size=batch_size)

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .features import extract_features, raw_features
+from .attentive import attentive_probe
+from .features import RawPatches, extract_features
 from .probes import knn_probe, linear_probe, linear_regression_probe
 from .rank import rankme
 
@@ -110,12 +111,38 @@ def _probe_extra_label(
     return {f"{name}_r2": result["r2"]}
 
 
+def _attentive_columns(
+    train_tokens: torch.Tensor,
+    val_tokens: torch.Tensor,
+    train_t: np.ndarray | torch.Tensor,
+    val_t: np.ndarray | torch.Tensor,
+    column: str,
+    device: str | torch.device,
+    seed: int,
+) -> dict[str, float]:
+    """``{column}_acc`` for integer labels, ``{column}_r2`` for float ones, from the attentive probe."""
+    train_t, val_t = torch.as_tensor(np.asarray(train_t)), torch.as_tensor(np.asarray(val_t))
+    if train_t.dtype.is_floating_point:
+        result = attentive_probe(train_tokens, train_t, val_tokens, val_t, task="regression", seed=seed, device=device)
+        return {f"{column}_r2": result["r2"]}
+    result = attentive_probe(train_tokens, train_t, val_tokens, val_t, seed=seed, device=device)
+    return {f"{column}_acc": result["acc"]}
+
+
+def _linear_features(tokens: torch.Tensor, raw: bool) -> torch.Tensor:
+    """What the linear and kNN probes see: every pixel of a raw input, else the mean token."""
+    if raw:
+        return tokens.flatten(1)
+    return tokens.mean(1) if tokens.ndim == 3 else tokens
+
+
 def evaluate_encoders(
     encoders: dict[str, nn.Module | None],
     train_set: Dataset,
     val_set: Dataset,
     *,
     label_names: Sequence[str] | None = None,
+    attentive_labels: Sequence[str] = (),
     device: str | torch.device = "cpu",
     batch_size: int = 256,
     probes: Sequence[str] = PROBES,
@@ -125,22 +152,29 @@ def evaluate_encoders(
 
     Rows hold ``encoder`` (the name), ``linear_acc`` / ``knn_acc`` for the
     dataset's own label (second tuple element), and ``rankme`` of the train
-    features (None for the raw-input baseline). A ``None`` encoder is the raw-input baseline. Each name in
-    ``label_names`` refers to ``dataset.labels[name]`` (index-aligned arrays):
-    integer arrays add a ``{name}_acc`` linear-probe column, float arrays a
-    ``{name}_r2`` ridge column.
+    features (None for raw inputs). Raw inputs are a ``None`` encoder (the
+    flattened input) or :class:`RawPatches`; their linear features are all the
+    pixels, not a token mean. Each name in ``label_names`` refers to
+    ``dataset.labels[name]`` (index-aligned arrays): integer arrays add a
+    ``{name}_acc`` linear-probe column, float arrays a ``{name}_r2`` ridge
+    column. Each name in ``attentive_labels`` (the main label or a
+    ``dataset.labels`` key) adds an attentive probe on the unpooled tokens:
+    ``attentive_acc`` for the main label, else ``{name}_attentive_acc`` or
+    ``{name}_attentive_r2``.
     """
     unknown = set(probes) - set(PROBES)
     if unknown:
         raise ValueError(f"unknown probes {sorted(unknown)}; choose from {PROBES}")
+    main = getattr(train_set, "main_label", None)
     rows = []
     for name, encoder in encoders.items():
-        if encoder is None:
-            (train_x, train_y), (val_x, val_y) = raw_features(train_set), raw_features(val_set)
-        else:
-            kwargs = {"batch_size": batch_size, "device": device}
-            train_x, train_y = extract_features(encoder, train_set, **kwargs)
-            val_x, val_y = extract_features(encoder, val_set, **kwargs)
+        raw = encoder is None or isinstance(encoder, RawPatches)
+        encoder = RawPatches() if encoder is None else encoder
+        pool = "none" if raw or attentive_labels else "mean"
+        kwargs = {"batch_size": batch_size, "device": device if not raw else "cpu", "pool": pool}
+        train_tokens, train_y = extract_features(encoder, train_set, **kwargs)
+        val_tokens, val_y = extract_features(encoder, val_set, **kwargs)
+        train_x, val_x = (_linear_features(t, raw) for t in (train_tokens, val_tokens))
         row: dict[str, Any] = {"encoder": name}
         if "linear" in probes:
             row["linear_acc"] = linear_probe(
@@ -148,9 +182,16 @@ def evaluate_encoders(
             )["acc"]
         if "knn" in probes:
             row["knn_acc"] = knn_probe(train_x, train_y, val_x, val_y)["acc"]
+        if main in attentive_labels:
+            row.update(_attentive_columns(train_tokens, val_tokens, train_y, val_y, "attentive", device, seed))
         # RankMe of raw pixels says nothing about a representation and costs seconds on wide inputs
-        row["rankme"] = rankme(train_x) if encoder is not None else None
+        row["rankme"] = rankme(train_x) if not raw else None
         for label in label_names or ():
             row.update(_probe_extra_label(label, train_x, val_x, train_set, val_set, device, batch_size, seed))
+        for label in attentive_labels:
+            if label != main:
+                train_t, val_t = _extra_labels(train_set, label), _extra_labels(val_set, label)
+                column = f"{label}_attentive"
+                row.update(_attentive_columns(train_tokens, val_tokens, train_t, val_t, column, device, seed))
         rows.append(row)
     return rows

@@ -16,6 +16,7 @@ from torch.utils.data import TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from jepa.data.loader import build_train_loader
+from jepa.train.build import input_shape
 from jepa.train.config import Config
 from jepa.train.engine import Trainer, compile_blocks, to_device
 from jepa.train.runtime import autocast
@@ -72,9 +73,8 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
     total = cfg.bench.warmup + cfg.bench.steps * cfg.bench.repeats
     with tempfile.TemporaryDirectory() as run_dir:
         cfg.run_dir = run_dir
-        size = cfg.data.image_size
-        images = torch.randn(batch, cfg.model.in_chans, size, size)
-        trainer = Trainer(cfg, dataset=TensorDataset(images, torch.zeros(batch, dtype=torch.long)))
+        inputs = torch.randn(batch, *input_shape(cfg))
+        trainer = Trainer(cfg, dataset=TensorDataset(inputs, torch.zeros(batch, dtype=torch.long)))
         loader = build_train_loader(
             trainer.dataset, trainer.masks, global_batch=batch, seed=0, total_steps=total, num_workers=0
         )

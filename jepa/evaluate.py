@@ -7,15 +7,17 @@ from pathlib import Path
 
 import torch
 
-from evals import evaluate_encoders, format_table, write_eval
+from evals import RawPatches, evaluate_encoders, format_table, write_eval
 from jepa.methods import MaskedJEPA
 from jepa.plots import plot_run
 from jepa.train import checkpoint as ckpt
-from jepa.train.build import build_dataset, build_encoder, build_method
+from jepa.train.build import build_dataset, build_encoder, build_method, clip_frames
 from jepa.train.config import Config
 from jepa.train.runtime import select_device
 
 log = logging.getLogger(__name__)
+
+DYNAMICS_LABELS = ("velocity",)  # float labels of video datasets that also get an attentive probe
 
 
 def load_trained_method(cfg: Config) -> MaskedJEPA:
@@ -30,21 +32,28 @@ def load_trained_method(cfg: Config) -> MaskedJEPA:
 
 
 def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
-    """Linear and kNN probes of the main label plus every other label the dataset carries; writes
-    ``eval.json`` and the summary plot into the run directory and prints the table."""
+    """Linear and kNN probes of the main label plus every other label the dataset carries; on video also
+    attentive probes of the main label and of the dynamics labels (motion direction and velocity for the
+    moving shapes). Writes ``eval.json`` and the summary plot into the run directory and prints the table."""
     device = select_device(cfg.train.device)
     train_set, val_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "val")
+    frames = clip_frames(cfg.data)
     encoders: dict = {"pretrained": method.eval_encoder()}
     if cfg.eval.baselines:
         torch.manual_seed(cfg.train.seed + 1)
-        encoders["random_init"] = build_encoder(cfg.model, cfg.data.image_size)
-        encoders["raw_input"] = None
-    extra = [name for name in getattr(train_set, "labels", {}) if name != getattr(train_set, "main_label", None)]
+        encoders["random_init"] = build_encoder(cfg.model, cfg.data.image_size, frames)
+        # on video the raw baseline is cut into the encoder's tubelets, so the attentive probe can read it too
+        patch = (cfg.model.tubelet_size, cfg.model.patch_size, cfg.model.patch_size)
+        encoders["raw_input"] = RawPatches(patch) if frames else None
+    labels = getattr(train_set, "labels", {})
+    main = getattr(train_set, "main_label", None)
+    attentive = [main, *(name for name in DYNAMICS_LABELS if name in labels)] if frames else []
     rows = evaluate_encoders(
         {k: v if v is None else v.to(device) for k, v in encoders.items()},
         train_set,
         val_set,
-        label_names=extra,
+        label_names=[name for name in labels if name != main],
+        attentive_labels=attentive,
         device=device,
         batch_size=cfg.eval.batch_size,
         seed=cfg.train.seed,
@@ -52,21 +61,15 @@ def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
     results = {
         "experiment": cfg.name,
         "dataset": cfg.data.name,
+        "main_label": main,
         "num_train": len(train_set),
         "num_val": len(val_set),
         "rows": rows,
     }
     run_dir = Path(cfg.run_dir)
     write_eval(results, run_dir / "eval.json")
-    columns = [
-        "encoder",
-        "linear_acc",
-        "knn_acc",
-        "rankme",
-        *[c for c in rows[0] if c.endswith(("_r2", "_acc")) and c not in ("linear_acc", "knn_acc")],
-    ]
-    print(f"\nprobes on held-out {cfg.data.name} ({len(val_set)} samples; train {len(train_set)}):")
-    print(format_table(rows, columns))
+    print(f"\nprobes on held-out {cfg.data.name} ({len(val_set)} samples; train {len(train_set)}; main label {main}):")
+    print(format_table(rows, list(rows[0])))  # rows list their probes in a fixed order
     plot_run(run_dir)
     print(f"\nwrote {run_dir / 'eval.json'} and {run_dir / 'summary.png'}")
     return results

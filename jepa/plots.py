@@ -33,7 +33,7 @@ def plot_run(run_dir: str | Path) -> Path:
     if eval_path.exists():
         rows = json.loads(eval_path.read_text())["rows"]
         names = [r["encoder"] for r in rows]
-        probes = [c for c in ("linear_acc", "knn_acc") if c in rows[0]]
+        probes = [c for c in ("linear_acc", "knn_acc", "attentive_acc") if c in rows[0]]
         width = 0.8 / max(len(probes), 1)
         for i, probe in enumerate(probes):
             xs = [j + i * width for j in range(len(rows))]

@@ -13,6 +13,20 @@ def test_default_and_experiment_presets_compose():
     assert cfg.mask.target_scale == [0.15, 0.2]
 
 
+def test_video_preset_builds_a_tubelet_vit_and_two_mask_generators():
+    from jepa.train.build import build_masks, build_method, input_shape
+
+    cfg = load_config(["experiment=vjepa_moving_shapes"])
+    assert cfg.optim.loss == "l1" and cfg.optim.ema_momentum == [0.998, 1.0]
+    method = build_method(cfg)
+    frames, size = cfg.data.frames_per_clip, cfg.data.image_size
+    assert method.encoder.grid == (frames // cfg.model.tubelet_size, size // 8, size // 8)
+    assert input_shape(cfg) == (3, frames, size, size)
+    masks = build_masks(cfg.mask, method.encoder.grid)
+    assert masks.num_generators == method.num_generators == 2
+    assert [s.num_blocks for s in masks.specs] == [8, 2] and masks.specs[1].spatial_scale == (0.7, 0.7)
+
+
 def test_misspelt_key_fails_naming_the_key():
     with pytest.raises(HydraException, match="model.dept"):
         load_config(["model.dept=3"])
@@ -30,11 +44,21 @@ def test_wrong_type_fails():
         ("data.image_size=30", "data.image_size"),
         ("train.precision=fp8", "train.precision"),
         ("train.steps=0", "train.steps"),
+        ("data.name=moving_shape", "data.name"),
+        ("mask.kind=multiblock4d", "mask.kind"),
+        ("mask.kind=multiblock3d", "mask.kind"),  # image data
+        ("experiment=vjepa_moving_shapes data.frames_per_clip=7", "data.frames_per_clip"),
+        ("experiment=vjepa_moving_shapes data.frame_step=3", "data.video_frames"),
+        ("experiment=vjepa_moving_shapes data.video_backend=opencv", "data.video_backend"),
+        ("experiment=vjepa_moving_shapes mask.kind=multiblock", "mask.kind"),
+        ("experiment=vjepa_moving_shapes mask.num_blocks=[8]", "mask.num_blocks"),
+        ("experiment=vjepa_moving_shapes mask.spatial_scale=[0.15,1.5]", "mask.spatial_scale"),
+        ("experiment=vjepa_moving_shapes model.patch_embed=conv", "model.patch_embed"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
-        load_config([override])
+        load_config(override.split())
 
 
 def test_cli_reports_a_bad_key_before_any_work(tmp_path):

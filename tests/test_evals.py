@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from evals import (
+    RawPatches,
     evaluate_encoders,
     extract_features,
     feature_std,
@@ -263,6 +264,37 @@ def test_evaluate_encoders_reports_one_row_per_encoder_with_raw_baseline():
     assert rows[0]["brightness_r2"] > 0.99  # brightness is exactly linear in raw pixels
     table = format_table(rows, columns)
     assert "raw" in table and "toy" in table and "brightness_r2" in table
+
+
+def test_raw_patches_are_the_tokens_a_vit_would_embed():
+    from jepa.models.patch_embed import PatchEmbed
+
+    x = torch.randn(2, 3, 4, 16, 24, generator=_gen())
+    identity = PatchEmbed((4, 16, 24), (2, 8, 8), in_chans=3, embed_dim=3 * 2 * 8 * 8)
+    with torch.no_grad():
+        identity.proj.weight.copy_(torch.eye(384).view(384, 3, 2, 8, 8))
+        identity.proj.bias.zero_()
+        torch.testing.assert_close(RawPatches((2, 8, 8))(x), identity(x))
+    assert RawPatches()(x).shape == (2, 1, 3 * 4 * 16 * 24)
+
+
+def test_evaluate_encoders_adds_attentive_probes_on_unpooled_tokens():
+    class Colours(ToyImages):
+        main_label = "colour"
+
+        def __init__(self, n: int, seed: int) -> None:
+            super().__init__(n, seed)
+            self.labels["redness"] = (self.y == 0).double().numpy()  # a float label: regression
+
+    train_set, val_set = Colours(120, seed=0), Colours(60, seed=1)
+    encoders = {"raw": RawPatches((2, 2)), "toy": TokenEncoder()}
+    rows = evaluate_encoders(encoders, train_set, val_set, attentive_labels=["colour", "redness"], probes=("linear",))
+    columns = ["encoder", "linear_acc", "attentive_acc", "rankme", "redness_attentive_r2"]
+    assert [list(row) for row in rows] == [columns] * 2
+    assert rows[0]["rankme"] is None and rows[1]["rankme"] > 0
+    for row in rows:
+        assert row["linear_acc"] > 0.9 and row["attentive_acc"] > 0.9  # the class is the mean colour
+        assert row["redness_attentive_r2"] > 0.7, row
 
 
 def test_evaluate_encoders_rejects_unknown_probes():

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from jepa.masks import apply_masks, repeat_chunks
+from jepa.masks import MultiBlock3DMasks, apply_masks, repeat_chunks
+from jepa.methods import MaskedJEPA
 from jepa.models import MaskedPredictor, create_model, ema_update, make_target
 from jepa.models.attention import Attention
 from jepa.models.pos_embed import sincos_nd
@@ -144,3 +145,37 @@ def test_conv_stem_tokens_see_only_a_local_window():
     assert not torch.allclose(a[2:], b[2:])
     with pytest.raises(ValueError, match="square 2D"):
         PatchEmbed((4, 32, 32), (2, 8, 8), in_chans=3, embed_dim=64, stem="conv")
+
+
+def _video_jepa(num_generators: int) -> MaskedJEPA:
+    encoder = create_model(
+        "vit_tiny", input_size=32, patch_size=8, num_frames=4, tubelet_size=2, embed_dim=32, depth=1, num_heads=2
+    )
+    predictor = MaskedPredictor(
+        encoder.grid, 32, predictor_dim=16, depth=1, num_heads=2, num_mask_tokens=num_generators
+    )
+    return MaskedJEPA(encoder, predictor, loss="l1")
+
+
+def test_video_jepa_averages_the_loss_over_mask_generators_each_with_its_own_token():
+    torch.manual_seed(0)
+    method = _video_jepa(2)
+    x = torch.randn(3, 3, 4, 32, 32)
+    ctx, tgt = MultiBlock3DMasks(grid=(2, 4, 4))(3, torch.Generator().manual_seed(0))
+    out = method({"x": x, "masks_ctx": ctx, "masks_tgt": tgt})
+    h = method.target_tokens(x)
+    per_generator = [
+        (method.predictor(method.encoder(x, [c]), [c], [t], mask_index=i) - apply_masks(h, [t])).abs().mean()
+        for i, (c, t) in enumerate(zip(ctx, tgt))
+    ]
+    assert torch.allclose(out["loss"], torch.stack(per_generator).mean(), atol=1e-6)
+    out["loss"].backward()
+    grad = method.predictor.mask_tokens.grad
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() > 0  # each generator trains its own token
+
+
+def test_masks_that_do_not_split_over_the_generators_fail_clearly():
+    method = _video_jepa(2)
+    masks = [torch.zeros(1, 2, dtype=torch.long)]
+    with pytest.raises(ValueError, match="one mask token per generator"):
+        method({"x": torch.randn(1, 3, 4, 32, 32), "masks_ctx": masks, "masks_tgt": masks * 3})

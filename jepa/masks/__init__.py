@@ -2,5 +2,14 @@
 
 from jepa.masks.apply import apply_masks, repeat_chunks
 from jepa.masks.multiblock import MultiBlockMasks
+from jepa.masks.multiblock3d import LONG_RANGE, SHORT_RANGE, BlockSpec, MultiBlock3DMasks
 
-__all__ = ["MultiBlockMasks", "apply_masks", "repeat_chunks"]
+__all__ = [
+    "LONG_RANGE",
+    "SHORT_RANGE",
+    "BlockSpec",
+    "MultiBlock3DMasks",
+    "MultiBlockMasks",
+    "apply_masks",
+    "repeat_chunks",
+]

@@ -1,4 +1,4 @@
-"""I-JEPA multi-block masks on a 2D token grid.
+"""I-JEPA multi-block masks on a 2D token grid, and the block helpers the 3D (video) masks share.
 
 Per batch one target-block size and one context-block size are drawn (so every sample keeps the same
 number of target tokens); positions are drawn per sample. The context block loses every token that
@@ -14,6 +14,40 @@ from dataclasses import dataclass
 import torch
 
 
+def sample_block_shape(
+    grid: tuple[int, int], scale: tuple[float, float], aspect: tuple[float, float], g: torch.Generator
+) -> tuple[int, int]:
+    """(h, w) of a block covering a uniform ``scale`` share of the (H, W) grid with a log-uniform aspect h/w."""
+    H, W = grid
+    u_scale, u_aspect = torch.rand(2, generator=g).tolist()
+    area = H * W * (scale[0] + u_scale * (scale[1] - scale[0]))
+    log_lo, log_hi = math.log(aspect[0]), math.log(aspect[1])
+    ratio = math.exp(log_lo + u_aspect * (log_hi - log_lo))
+    h = min(max(round(math.sqrt(area * ratio)), 1), H)
+    w = min(max(round(math.sqrt(area / ratio)), 1), W)
+    return h, w
+
+
+def place_block(grid: tuple[int, ...], size: tuple[int, ...], g: torch.Generator) -> torch.Tensor:
+    """Boolean ``grid`` with one block of ``size``; along each axis its start is uniform over all n - s + 1
+    positions, so blocks reach the last row/column (and, in 3D, the last time step)."""
+    starts = [int(torch.randint(0, n - s + 1, (1,), generator=g)) for n, s in zip(grid, size)]
+    block = torch.zeros(grid, dtype=torch.bool)
+    block[tuple(slice(a, a + s) for a, s in zip(starts, size))] = True
+    return block
+
+
+def stack_truncated(masks: list[torch.Tensor], g: torch.Generator) -> torch.Tensor:
+    """Boolean masks, one per sample -> (B, K) sorted token indices, K = the fewest kept tokens in the batch.
+
+    Truncating to the batch minimum lets the masks stack; keeping a random subset (rather than the first K
+    indices) avoids favouring the top rows, or the first frames of a clip.
+    """
+    indices = [m.flatten().nonzero().squeeze(1) for m in masks]
+    keep = min(len(i) for i in indices)
+    return torch.stack([i[torch.randperm(len(i), generator=g)[:keep].sort().values] for i in indices])
+
+
 @dataclass
 class MultiBlockMasks:
     grid: tuple[int, int]
@@ -26,32 +60,15 @@ class MultiBlockMasks:
     allow_overlap: bool = False
     max_tries: int = 100
 
-    def _block_size(
-        self, scale: tuple[float, float], aspect: tuple[float, float], g: torch.Generator
-    ) -> tuple[int, int]:
-        H, W = self.grid
-        u_scale, u_aspect = torch.rand(2, generator=g).tolist()
-        area = H * W * (scale[0] + u_scale * (scale[1] - scale[0]))
-        log_lo, log_hi = math.log(aspect[0]), math.log(aspect[1])
-        ratio = math.exp(log_lo + u_aspect * (log_hi - log_lo))
-        h = min(max(round(math.sqrt(area * ratio)), 1), H)
-        w = min(max(round(math.sqrt(area / ratio)), 1), W)
-        return h, w
-
-    def _place(self, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
-        """Boolean (H, W) grid with one h x w block; the corner is uniform over all H-h+1 x W-w+1 spots."""
-        H, W = self.grid
-        h, w = size
-        top = int(torch.randint(0, H - h + 1, (1,), generator=g))
-        left = int(torch.randint(0, W - w + 1, (1,), generator=g))
-        block = torch.zeros(H, W, dtype=torch.bool)
-        block[top : top + h, left : left + w] = True
-        return block
+    @property
+    def num_generators(self) -> int:
+        """One (context, targets) group per batch: the predictor needs a single mask token."""
+        return 1
 
     def _sample_one(self, tgt_size, ctx_size, g) -> tuple[list[torch.Tensor], torch.Tensor]:
         for _ in range(self.max_tries):
-            targets = [self._place(tgt_size, g) for _ in range(self.num_targets)]
-            context = self._place(ctx_size, g)
+            targets = [place_block(self.grid, tgt_size, g) for _ in range(self.num_targets)]
+            context = place_block(self.grid, ctx_size, g)
             if not self.allow_overlap:
                 context &= ~torch.stack(targets).any(0)
             if int(context.sum()) >= self.min_keep:
@@ -63,14 +80,10 @@ class MultiBlockMasks:
 
     def __call__(self, batch_size: int, g: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """-> (context masks: [ (B, Kc) ], target masks: num_targets x (B, Kt)) as sorted token indices."""
-        tgt_size = self._block_size(self.target_scale, self.target_aspect, g)
-        ctx_size = self._block_size(self.context_scale, self.context_aspect, g)
+        tgt_size = sample_block_shape(self.grid, self.target_scale, self.target_aspect, g)
+        ctx_size = sample_block_shape(self.grid, self.context_scale, self.context_aspect, g)
         samples = [self._sample_one(tgt_size, ctx_size, g) for _ in range(batch_size)]
         targets = [
             torch.stack([s[0][k].flatten().nonzero().squeeze(1) for s in samples]) for k in range(self.num_targets)
         ]
-        contexts = [s[1].flatten().nonzero().squeeze(1) for s in samples]
-        keep = min(len(c) for c in contexts)
-        # truncate to the batch minimum so masks stack; a random subset avoids favouring the top rows
-        contexts = [c[torch.randperm(len(c), generator=g)[:keep].sort().values] for c in contexts]
-        return [torch.stack(contexts)], targets
+        return [stack_truncated([s[1] for s in samples], g)], targets

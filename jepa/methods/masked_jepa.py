@@ -1,4 +1,4 @@
-"""Masked latent prediction (I-JEPA; the same method serves V-JEPA and A-JEPA with other tokenizers/masks)."""
+"""Masked latent prediction: I-JEPA, and V-JEPA / A-JEPA with other tokenizers and mask generators."""
 
 from __future__ import annotations
 
@@ -10,12 +10,29 @@ from jepa.losses import prediction_loss
 from jepa.masks import apply_masks, repeat_chunks
 from jepa.models import MaskedPredictor, ema_update, make_target
 
+MaskGroup = tuple[list[torch.Tensor], list[torch.Tensor]]
+
+
+def split_mask_groups(masks_ctx: list[torch.Tensor], masks_tgt: list[torch.Tensor], num_groups: int) -> list[MaskGroup]:
+    """Cut the collator's flat context and target lists into ``num_groups`` equal (contexts, targets) groups,
+    one per mask generator: I-JEPA is one group (1 context, 4 targets), V-JEPA one group per generator
+    (1 context, 1 target each)."""
+    if len(masks_ctx) % num_groups or len(masks_tgt) % num_groups:
+        raise ValueError(
+            f"{len(masks_ctx)} context and {len(masks_tgt)} target masks cannot be split over {num_groups} mask "
+            "generators; the predictor needs one mask token per generator"
+        )
+    c, t = len(masks_ctx) // num_groups, len(masks_tgt) // num_groups
+    return [(masks_ctx[i * c : (i + 1) * c], masks_tgt[i * t : (i + 1) * t]) for i in range(num_groups)]
+
 
 class MaskedJEPA(nn.Module):
     """Predict layer-normed target-encoder tokens at the target positions from context tokens.
 
-    The target encoder is an EMA copy of the context encoder, run on the full input without
+    The target encoder is an EMA copy of the context encoder, run once on the full input without
     gradient (stop-gradient); :meth:`update_target` is called by the engine after each step.
+    With several mask generators (the predictor holds one mask token per generator), each generator's
+    context is encoded on its own, predicted with its own mask token, and the losses are averaged.
     An optional ``regularizer`` (e.g. :class:`jepa.losses.VCR`) is added on the context encoder's
     output tokens, for runs where EMA and the predictor alone do not prevent collapse.
     """
@@ -33,22 +50,30 @@ class MaskedJEPA(nn.Module):
         self.target_encoder = make_target(encoder)
         self.loss_kind = loss
         self.regularizer = regularizer
+        self.num_generators = predictor.mask_tokens.shape[0]
         prediction_loss(torch.zeros(1), torch.zeros(1), loss)  # fail at construction on an unknown loss
 
     @torch.no_grad()
-    def targets(self, x: torch.Tensor, masks_ctx: list[torch.Tensor], masks_tgt: list[torch.Tensor]) -> torch.Tensor:
+    def target_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Layer-normed (no affine) target-encoder tokens of the whole input, (B, N, D)."""
         h = self.target_encoder(x)
-        h = F.layer_norm(h, h.shape[-1:])
-        return repeat_chunks(apply_masks(h, masks_tgt), x.shape[0], len(masks_ctx))
+        return F.layer_norm(h, h.shape[-1:])
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        x, masks_ctx, masks_tgt = batch["x"], batch["masks_ctx"], batch["masks_tgt"]
-        target = self.targets(x, masks_ctx, masks_tgt)
-        context = self.encoder(x, masks_ctx)
-        loss = prediction_loss(self.predictor(context, masks_ctx, masks_tgt), target, self.loss_kind)
+        x = batch["x"]
+        h = self.target_tokens(x)
+        losses, contexts = [], []
+        groups = split_mask_groups(batch["masks_ctx"], batch["masks_tgt"], self.num_generators)
+        for index, (masks_ctx, masks_tgt) in enumerate(groups):
+            context = self.encoder(x, masks_ctx)
+            target = repeat_chunks(apply_masks(h, masks_tgt), x.shape[0], len(masks_ctx))
+            pred = self.predictor(context, masks_ctx, masks_tgt, mask_index=index)
+            losses.append(prediction_loss(pred, target, self.loss_kind))
+            contexts.append(context.flatten(0, 1))
+        loss = sum(losses) / len(losses)
         out = {"pred": loss.detach()}
         if self.regularizer is not None:
-            reg = self.regularizer(context)
+            reg = self.regularizer(torch.cat(contexts))
             loss, out["reg"] = loss + reg, reg.detach()
         return out | {"loss": loss}
 

@@ -7,22 +7,39 @@ from pathlib import Path
 from torch import nn
 from torch.utils.data import Dataset
 
+from jepa.data.images import build_image_dataset
+from jepa.data.video import VIDEO_DATASETS, ClipSampler, build_video_dataset
 from jepa.losses import VCR
-from jepa.masks import MultiBlockMasks
+from jepa.masks import BlockSpec, MultiBlock3DMasks, MultiBlockMasks
 from jepa.methods import MaskedJEPA
 from jepa.models import MaskedPredictor, VisionTransformer, create_model
 from jepa.train.config import Config, DataConfig, MaskConfig, ModelConfig, RegularizerConfig
 
 REGULARIZERS = ("none", "vcr")
+MASK_KINDS = ("multiblock", "multiblock3d")
 
 
-def build_encoder(cfg: ModelConfig, image_size: int) -> VisionTransformer:
+def clip_frames(cfg: DataConfig) -> int | None:
+    """Frames per clip for video datasets (the encoder then tokenizes tubelets); None for images."""
+    return cfg.frames_per_clip if cfg.name in VIDEO_DATASETS else None
+
+
+def input_shape(cfg: Config) -> tuple[int, ...]:
+    """Shape of one sample: (C, H, W) for images, (C, T, H, W) for video clips."""
+    frames = clip_frames(cfg.data)
+    size = cfg.data.image_size
+    return (cfg.model.in_chans, *([frames] if frames else []), size, size)
+
+
+def build_encoder(cfg: ModelConfig, image_size: int, num_frames: int | None = None) -> VisionTransformer:
     overrides = {k: getattr(cfg, k) for k in ("embed_dim", "depth", "num_heads") if getattr(cfg, k) is not None}
     return create_model(
         cfg.name,
         input_size=image_size,
         patch_size=cfg.patch_size,
         in_chans=cfg.in_chans,
+        num_frames=num_frames,
+        tubelet_size=cfg.tubelet_size,
         attn_backend=cfg.attn_backend,
         patch_embed=cfg.patch_embed,
         **overrides,
@@ -36,19 +53,26 @@ def build_regularizer(cfg: RegularizerConfig) -> nn.Module | None:
 
 
 def build_method(cfg: Config) -> MaskedJEPA:
-    encoder = build_encoder(cfg.model, cfg.data.image_size)
+    encoder = build_encoder(cfg.model, cfg.data.image_size, clip_frames(cfg.data))
     predictor = MaskedPredictor(
         encoder.grid,
         encoder.embed_dim,
         predictor_dim=cfg.model.predictor_dim,
         depth=cfg.model.predictor_depth,
         num_heads=cfg.model.predictor_heads,
+        num_mask_tokens=build_masks(cfg.mask, encoder.grid).num_generators,
         attn_backend=cfg.model.attn_backend,
     )
     return MaskedJEPA(encoder, predictor, loss=cfg.optim.loss, regularizer=build_regularizer(cfg.regularizer))
 
 
-def build_masks(cfg: MaskConfig, grid: tuple[int, ...]) -> MultiBlockMasks:
+def build_masks(cfg: MaskConfig, grid: tuple[int, ...]) -> MultiBlockMasks | MultiBlock3DMasks:
+    if cfg.kind == "multiblock3d":
+        specs = tuple(
+            BlockSpec(num_blocks=n, spatial_scale=(s, s), temporal_scale=(t, t), aspect=tuple(cfg.target_aspect))
+            for n, s, t in zip(cfg.num_blocks, cfg.spatial_scale, cfg.temporal_scale)
+        )
+        return MultiBlock3DMasks(grid=tuple(grid), specs=specs, min_keep=cfg.min_keep)
     return MultiBlockMasks(
         grid=tuple(grid),
         num_targets=cfg.num_targets,
@@ -61,10 +85,20 @@ def build_masks(cfg: MaskConfig, grid: tuple[int, ...]) -> MultiBlockMasks:
 
 
 def build_dataset(cfg: DataConfig, split: str) -> Dataset:
-    from jepa.data.images import build_image_dataset
-
+    root = Path(cfg.root).expanduser()
+    if cfg.name in VIDEO_DATASETS:
+        extra = {}
+        if cfg.name == "moving_shapes":
+            extra = {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed}
+            extra["num_frames"] = cfg.video_frames
+        # clips start at a fixed place in each video: a random start would not be a function of (seed, step),
+        # which resumption relies on
+        sampler = ClipSampler(frames_per_clip=cfg.frames_per_clip, frame_step=cfg.frame_step)
+        return build_video_dataset(
+            cfg.name, split, root, image_size=cfg.image_size, sampler=sampler, backend=cfg.video_backend, **extra
+        )
     extra = {
         "shapes": {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed},
         "digits": {"seed": cfg.seed},
     }.get(cfg.name, {})
-    return build_image_dataset(cfg.name, split, Path(cfg.root).expanduser(), cfg.image_size, **extra)
+    return build_image_dataset(cfg.name, split, root, cfg.image_size, **extra)

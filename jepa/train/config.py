@@ -11,6 +11,7 @@ from hydra.core.config_store import ConfigStore
 class ModelConfig:
     name: str = "vit_tiny"  # a preset of jepa.models.MODEL_SIZES
     patch_size: int = 8
+    tubelet_size: int = 2  # video: frames per token (the tubelet is tubelet_size x patch_size x patch_size)
     in_chans: int = 3
     embed_dim: int | None = None  # None = the preset's
     depth: int | None = None
@@ -24,21 +25,30 @@ class ModelConfig:
 
 @dataclass
 class MaskConfig:
-    num_targets: int = 4
-    target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])
-    target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])
-    context_scale: list[float] = field(default_factory=lambda: [0.85, 1.0])
-    min_keep: int = 4
-    allow_overlap: bool = False
+    kind: str = "multiblock"  # multiblock (2D, I-JEPA) | multiblock3d (video, V-JEPA)
+    num_targets: int = 4  # multiblock
+    target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])  # multiblock
+    target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])  # both: block aspect h/w
+    context_scale: list[float] = field(default_factory=lambda: [0.85, 1.0])  # multiblock
+    min_keep: int = 4  # both: context tokens every sample keeps
+    allow_overlap: bool = False  # multiblock
+    # multiblock3d: one entry per mask generator (default: V-JEPA's short-range and long-range)
+    num_blocks: list[int] = field(default_factory=lambda: [8, 2])
+    spatial_scale: list[float] = field(default_factory=lambda: [0.15, 0.7])  # share of H' x W' per block
+    temporal_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # share of T' per block
 
 
 @dataclass
 class DataConfig:
-    name: str = "shapes"  # shapes | folder | digits
-    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image folder
-    image_size: int = 64
-    num_train: int = 4000  # shapes only
+    name: str = "shapes"  # images: shapes | folder | digits; video: moving_shapes | video_folder
+    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image/video folder or index
+    image_size: int = 64  # side of the square images, or of the video frames
+    num_train: int = 4000  # shapes and moving_shapes only
     num_val: int = 1000
+    frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
+    frame_step: int = 1  # video: take every frame_step-th frame
+    video_frames: int = 16  # moving_shapes: length of each generated video
+    video_backend: str = "decord"  # video: decord | torchcodec
     seed: int = 0  # generation seed of the synthetic data (independent of train.seed)
     batch_size: int = 64  # global batch, split over ranks
     num_workers: int = 1
@@ -126,9 +136,21 @@ def _check_choice(key: str, value: object, choices) -> None:
         raise ConfigError(f"{key}={value!r} is not valid; choose from {sorted(choices)}")
 
 
+def _value(cfg: Config, key: str):
+    section, name = key.split(".")
+    return getattr(getattr(cfg, section), name)
+
+
+def _check_positive(cfg: Config, *keys: str) -> None:
+    for key in keys:
+        if _value(cfg, key) <= 0:
+            raise ConfigError(f"{key} must be positive")
+
+
 def validate(cfg: Config) -> None:
     """Value checks the type system cannot express, each naming its key."""
     from jepa.data.images import IMAGE_DATASETS
+    from jepa.data.video import VIDEO_DATASETS
     from jepa.losses import PREDICTION_LOSSES
     from jepa.models import MODEL_SIZES
     from jepa.models.attention import ATTENTION_BACKENDS
@@ -137,7 +159,7 @@ def validate(cfg: Config) -> None:
 
     _check_choice("model.name", cfg.model.name, MODEL_SIZES)
     _check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
-    _check_choice("data.name", cfg.data.name, IMAGE_DATASETS)
+    _check_choice("data.name", cfg.data.name, IMAGE_DATASETS + VIDEO_DATASETS)
     _check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     _check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
@@ -146,14 +168,63 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
         )
-    for key in ("train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every", "train.monitor_every"):
-        section, name = key.split(".")
-        if getattr(getattr(cfg, section), name) <= 0:
-            raise ConfigError(f"{key} must be positive")
+    _check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
+    _check_positive(cfg, "train.monitor_every")
     for key in ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "optim.betas", "optim.ema_momentum"):
-        section, name = key.split(".")
-        if len(getattr(getattr(cfg, section), name)) != 2:
+        if len(_value(cfg, key)) != 2:
             raise ConfigError(f"{key} must be a pair [low, high]")
+    video = cfg.data.name in VIDEO_DATASETS
+    if video:
+        _validate_video(cfg)
+    _validate_masks(cfg, video)
+
+
+def _validate_video(cfg: Config) -> None:
+    from jepa.data.video import VIDEO_BACKENDS
+
+    data = cfg.data
+    _check_choice("data.video_backend", data.video_backend, VIDEO_BACKENDS)
+    _check_positive(cfg, "data.frames_per_clip", "data.frame_step", "data.video_frames", "model.tubelet_size")
+    frames, tubelet = data.frames_per_clip, cfg.model.tubelet_size
+    if frames % tubelet:
+        raise ConfigError(f"data.frames_per_clip={frames} is not divisible by model.tubelet_size={tubelet}")
+    if cfg.model.patch_embed != "linear":
+        raise ConfigError(f"model.patch_embed={cfg.model.patch_embed} is for images; video needs linear (tubelets)")
+    if data.name == "moving_shapes":
+        span = (data.frames_per_clip - 1) * data.frame_step + 1
+        if span > data.video_frames:
+            raise ConfigError(
+                f"a clip of data.frames_per_clip={data.frames_per_clip} frames every data.frame_step="
+                f"{data.frame_step} spans {span} frames, more than data.video_frames={data.video_frames}"
+            )
+        if data.image_size < 16 or data.image_size % 2:
+            raise ConfigError(f"data.image_size={data.image_size} must be even and >= 16 for moving_shapes (h264)")
+
+
+def _validate_masks(cfg: Config, video: bool) -> None:
+    from jepa.train.build import MASK_KINDS
+
+    mask = cfg.mask
+    _check_choice("mask.kind", mask.kind, MASK_KINDS)
+    expected = "multiblock3d" if video else "multiblock"
+    if mask.kind != expected:
+        raise ConfigError(
+            f"mask.kind={mask.kind} does not fit data.name={cfg.data.name} ({'video' if video else 'images'}); "
+            f"use mask.kind={expected}"
+        )
+    if mask.kind != "multiblock3d":
+        return
+    lengths = {len(mask.num_blocks), len(mask.spatial_scale), len(mask.temporal_scale)}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ConfigError(
+            "mask.num_blocks, mask.spatial_scale and mask.temporal_scale need one entry per mask generator, got "
+            f"{list(mask.num_blocks)}, {list(mask.spatial_scale)}, {list(mask.temporal_scale)}"
+        )
+    if min(mask.num_blocks) < 1:
+        raise ConfigError(f"mask.num_blocks={list(mask.num_blocks)} must all be >= 1")
+    for key in ("mask.spatial_scale", "mask.temporal_scale"):
+        if not all(0 < v <= 1 for v in _value(cfg, key)):
+            raise ConfigError(f"{key}={list(_value(cfg, key))} must all lie in (0, 1]")
 
 
 def load_config(overrides: list[str] | tuple[str, ...] = (), config_name: str = "train"):

@@ -205,6 +205,8 @@ class Trainer:
                     rate = (self.step - tick_step) * self.cfg.data.batch_size / (now - tick)
                     tick, tick_step = now, self.step
                     metrics = {**stats, "loss": loss, "samples_per_s": rate}
+                    if hasattr(self.dataset, "num_skipped"):  # unreadable files this rank has skipped so far
+                        metrics["skipped_files"] = self.dataset.num_skipped
                     if self.step % cfg.monitor_every == 0 or self.step == cfg.steps:
                         metrics.update(self.monitors(batch["x"]))
                     if logger:

@@ -1,0 +1,93 @@
+"""V-JEPA end to end at toy size: pretraining on generated videos, resumption, and the dynamics probes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("decord", reason="video tests need the 'video' extra (decord2, av)")
+
+from jepa.evaluate import evaluate_run  # noqa: E402
+from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
+from jepa.train.config import load_config  # noqa: E402
+from jepa.train.engine import Trainer  # noqa: E402
+
+TINY_VIDEO = [
+    "experiment=vjepa_moving_shapes",
+    "model.embed_dim=32",
+    "model.depth=1",
+    "model.num_heads=2",
+    "model.patch_size=4",
+    "model.predictor_dim=16",
+    "model.predictor_depth=1",
+    "model.predictor_heads=2",
+    "data.image_size=32",
+    "data.frames_per_clip=4",
+    "data.video_frames=8",
+    "data.num_train=16",
+    "data.num_val=8",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "optim.warmup_steps=2",
+    "train.steps=6",
+    "train.log_every=1",
+    "train.checkpoint_every=3",
+    "train.progress=false",
+    "train.threads=1",
+    "eval.batch_size=8",
+]
+
+
+@pytest.fixture
+def video_overrides(tmp_path_factory, tmp_path):
+    root = tmp_path_factory.getbasetemp() / "videos"  # shared by the tests of one session
+    return [*TINY_VIDEO, f"data.root={root}", f"run_dir={tmp_path / 'run'}"]
+
+
+def _records(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_video_run_resumes_from_its_checkpoint_with_the_uninterrupted_losses(video_overrides, tmp_path, monkeypatch):
+    reference = load_config([*video_overrides, f"run_dir={tmp_path / 'reference'}"])
+    assert len(Trainer(reference).fit()) == 6
+    records = _records(Path(reference.run_dir))
+    assert all(r["skipped_files"] == 0 for r in records)
+
+    cfg = load_config(video_overrides)
+    trainer = Trainer(cfg)
+    forward = trainer.method.forward
+
+    def dies_at_step_4(batch):
+        if batch["step"] == 4:
+            raise Interrupted
+        return forward(batch)
+
+    monkeypatch.setattr(trainer.method, "forward", dies_at_step_4)
+    with pytest.raises(Interrupted):
+        trainer.fit()
+    assert latest_checkpoint(Path(cfg.run_dir) / "checkpoints").name == "step_00000003"
+    resumed = Trainer(cfg)
+    assert resumed.step == 3 and len(resumed.fit()) == 3
+    expected = {r["step"]: r["loss"] for r in records}
+    got = {r["step"]: r["loss"] for r in _records(Path(cfg.run_dir))}
+    assert sorted(got) == list(range(1, 7))
+    assert got == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+def test_video_run_probes_direction_and_velocity_against_baselines(video_overrides):
+    cfg = load_config([*video_overrides, "train.steps=2"])
+    trainer = Trainer(cfg)
+    trainer.fit()
+    results = evaluate_run(cfg, trainer.method)
+    assert results["main_label"] == "direction"
+    assert [row["encoder"] for row in results["rows"]] == ["pretrained", "random_init", "raw_input"]
+    for row in results["rows"]:
+        for column in ("linear_acc", "attentive_acc", "velocity_r2", "velocity_attentive_r2", "speed_r2"):
+            assert column in row
+    saved = json.loads((Path(cfg.run_dir) / "eval.json").read_text())
+    assert saved["rows"][2]["attentive_acc"] == results["rows"][2]["attentive_acc"]
