@@ -35,7 +35,7 @@ class WorldModelTrainConfig:
     window: int = 6  # model steps per training window (observations)
     rollout_steps: int = 4  # autoregressive steps in the rollout loss, <= window - 1
     loss: str = "l1"  # l1 | l2 | smooth_l1
-    latent_dim: int = 16
+    latent_dim: int = 4  # with 16 or 32, VCR decorrelation forced jumpy features of the 2-D position
     predictor_dim: int = 64
     predictor_depth: int = 2
     predictor_heads: int = 4
