@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -20,6 +20,7 @@ import envs
 from envs.minari_export import export_minari, minari_available
 from envs.policies import POLICIES, Policy, make_policy
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
+from jepa.keyvalue import parse_key_values
 from jepa.train.config import ConfigError
 
 
@@ -51,30 +52,10 @@ class CollectConfig:
             raise ConfigError(f"policy 'waypoint' drives Two-Rooms only, not {self.env}")
 
 
-def _convert(key: str, raw: str, kind: Any) -> Any:
-    if kind is not str and raw.lower() in ("none", "null"):
-        if kind == (int | None):
-            return None
-        raise ConfigError(f"{key} cannot be none")
-    try:
-        return raw if kind is str else int(raw)
-    except ValueError:
-        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
-
-
 def parse_collect_args(args: list[str]) -> CollectConfig:
     """``key=value`` arguments -> a checked ``CollectConfig``; a bad key or value raises ``ConfigError``
     naming it."""
-    kinds = get_type_hints(CollectConfig)
-    values = {}
-    for arg in args:
-        key, sep, raw = arg.partition("=")
-        if not sep:
-            raise ConfigError(f"expected key=value, got {arg!r}")
-        if key not in kinds:
-            raise ConfigError(f"unknown key {key!r} for collect; keys: {', '.join(kinds)}")
-        values[key] = _convert(key, raw, kinds[key])
-    return CollectConfig(**values)
+    return parse_key_values(CollectConfig, args, "collect")
 
 
 def _state(infos: dict[str, Any], i: int) -> np.ndarray:

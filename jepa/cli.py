@@ -1,17 +1,21 @@
-"""The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``, ``jepa collect [key=value ...]``."""
+"""The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``, ``jepa collect|wm-train|plan [key=value ...]``."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-USAGE = """usage: jepa {train,eval,bench,collect} [key=value ...]
+USAGE = """usage: jepa {train,eval,bench,collect,wm-train,plan} [key=value ...]
 
   jepa train experiment=ijepa_shapes        pretrain, then probe and plot (the README's main job)
   jepa eval  experiment=ijepa_shapes        probe the latest checkpoint of that run
   jepa bench experiment=ijepa_shapes        time training steps (samples/s, GFLOP/s, peak memory)
   jepa collect env=jepa/TwoRooms-v0 policy=waypoint episodes=200 out=data/two_rooms
                                             record episodes as trajectory shards (keys: envs/collect.py)
+  jepa wm-train data=data/two_rooms out=runs/world_model
+                                            train an action-conditioned world model (keys: jepa/control/config.py)
+  jepa plan run=runs/world_model planner=cem episodes=20
+                                            reach Two-Rooms goals by planning in its latent space
 
 Overrides use Hydra syntax (model.depth=6 data.batch_size=32); every key is typed and checked
 before any work starts. Configs: the `configs` package shipped with jepa."""
@@ -24,12 +28,30 @@ def _collect(cfg) -> None:
     print(f"wrote {cfg.episodes} episodes of {cfg.env} to {out}" + (f" and Minari {cfg.minari}" if cfg.minari else ""))
 
 
+def _wm_train(cfg) -> None:
+    from jepa.control.train import train_world_model
+
+    train_world_model(cfg)
+
+
+def _plan(cfg) -> None:
+    from jepa.control.plan import run_planning
+
+    run_planning(cfg)
+
+
 def _load(command: str, args: list[str]):
-    """The checked configuration of ``command``: its own key=value parser for collect, Hydra otherwise."""
+    """The checked configuration of ``command``: key=value into a dataclass for collect, wm-train and plan,
+    Hydra otherwise."""
     if command == "collect":
         from envs.collect import parse_collect_args
 
         return parse_collect_args(args)
+    if command in ("wm-train", "plan"):
+        from jepa.control.config import PlanConfig, WorldModelTrainConfig
+        from jepa.keyvalue import parse_key_values
+
+        return parse_key_values(WorldModelTrainConfig if command == "wm-train" else PlanConfig, args, command)
     from jepa.train.config import load_config
 
     return load_config(args)
@@ -78,7 +100,7 @@ def _bench(cfg) -> None:
         )
 
 
-COMMANDS = {"train": _train, "eval": _eval, "bench": _bench, "collect": _collect}
+COMMANDS = {"train": _train, "eval": _eval, "bench": _bench, "collect": _collect, "wm-train": _wm_train, "plan": _plan}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,18 +142,21 @@ def _window_starts(lengths: np.ndarray, num_steps: int) -> tuple[np.ndarray, np.
 
 
 class TrajectoryDataset(Dataset):
-    """Windows of ``num_steps`` consecutive observations of one episode (never across episodes).
+    """Windows of ``num_steps`` observations of one episode (never across episodes), ``stride`` env steps apart.
 
-    Item: ``obs`` (T, 3, H, W) float32 (see ``obs_to_tensor``), ``actions`` (T-1, A) float32 (action t
-    leads from obs t to obs t+1), ``states`` (T, S) float32. The shards are read into memory once (uint8
-    frames: 12 kB per 64 px observation). A missing, truncated or inconsistent shard is skipped with a
-    warning and listed in ``bad_shards``; only when no shard is readable does it raise.
+    Item: ``obs`` (T, 3, H, W) float32 (see ``obs_to_tensor``), ``actions`` ((T-1) * stride, A) float32 (every
+    action in the window: action t leads from env step t to t+1), ``states`` (T, S) float32. A stride above 1
+    serves world models whose step spans several env steps, without converting the frames they skip. The
+    shards are read into memory once (uint8 frames: 12 kB per 64 px observation). A missing, truncated or
+    inconsistent shard is skipped with a warning and listed in ``bad_shards``; only when no shard is readable
+    does it raise.
     """
 
-    def __init__(self, root: str | Path, num_steps: int = 4):
-        if num_steps < 1:
-            raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-        self.root, self.num_steps = Path(root), num_steps
+    def __init__(self, root: str | Path, num_steps: int = 4, stride: int = 1):
+        if num_steps < 1 or stride < 1:
+            raise ValueError(f"num_steps and stride must be >= 1, got {num_steps} and {stride}")
+        self.root, self.num_steps, self.stride = Path(root), num_steps, stride
+        span = (num_steps - 1) * stride + 1  # env observations a window covers
         self.meta = read_meta(self.root)
         self.shards: list[dict[str, np.ndarray]] = []
         self.bad_shards: list[Path] = []
@@ -166,7 +169,7 @@ class TrajectoryDataset(Dataset):
                 self.bad_shards.append(path)
                 log.warning("skipping unreadable shard %s (%s); %d skipped so far", path, err, self.num_skipped)
                 continue
-            obs_rows, step_rows = _window_starts(shard["episode_lengths"], num_steps)
+            obs_rows, step_rows = _window_starts(shard["episode_lengths"], span)
             index.append(np.stack([np.full_like(obs_rows, len(self.shards)), obs_rows, step_rows], axis=1))
             self.shards.append(shard)
         if not self.shards:
@@ -176,7 +179,7 @@ class TrajectoryDataset(Dataset):
             )
         self.index = np.concatenate(index)  # (N, 3): shard, first obs row, first action row
         if not len(self.index):
-            raise ValueError(f"no episode in {self.root} has {num_steps} observations; use a smaller num_steps")
+            raise ValueError(f"no episode in {self.root} has {span} observations; use a smaller num_steps or stride")
         if self.bad_shards:
             total = len(self.meta["shards"])
             log.warning("%s: %d of %d shards skipped as unreadable", self.root, self.num_skipped, total)
@@ -194,9 +197,9 @@ class TrajectoryDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         shard_index, o, a = (int(v) for v in self.index[i])
-        shard, t = self.shards[shard_index], self.num_steps
+        shard, span, s = self.shards[shard_index], (self.num_steps - 1) * self.stride + 1, self.stride
         return {
-            "obs": obs_to_tensor(shard["obs"][o : o + t]),
-            "actions": torch.from_numpy(shard["actions"][a : a + t - 1].copy()),
-            "states": torch.from_numpy(shard["state"][o : o + t].copy()),
+            "obs": obs_to_tensor(shard["obs"][o : o + span : s]),
+            "actions": torch.from_numpy(shard["actions"][a : a + span - 1].copy()),
+            "states": torch.from_numpy(shard["state"][o : o + span : s].copy()),
         }

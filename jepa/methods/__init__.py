@@ -1,5 +1,6 @@
 """Training objectives: each turns a batch into a dict of losses."""
 
 from jepa.methods.masked_jepa import MaskedJEPA
+from jepa.methods.world_model import WorldModel
 
-__all__ = ["MaskedJEPA"]
+__all__ = ["MaskedJEPA", "WorldModel"]

@@ -1,4 +1,4 @@
-"""The narrow transformer that predicts target-token embeddings from context tokens."""
+"""Predictors: masked-token prediction (I/V/A-JEPA) and action-conditioned next-step prediction (world models)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from torch import nn
 
 from jepa.masks.apply import apply_masks, repeat_chunks
 from jepa.models.attention import Block, init_transformer_weights
-from jepa.models.pos_embed import sincos_nd
+from jepa.models.pos_embed import sincos_1d, sincos_nd
 
 
 class MaskedPredictor(nn.Module):
@@ -62,3 +62,72 @@ class MaskedPredictor(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.proj(self.norm(x[:, num_ctx:]))
+
+
+def block_causal_mask(num_steps: int, tokens_per_step: int, device: torch.device | None = None) -> torch.Tensor:
+    """Boolean (L, L) attention mask, L = num_steps * tokens_per_step: True where a token may attend, i.e.
+    to every token of its own step and of earlier steps. Built for the actual length of each call."""
+    step = torch.arange(num_steps, device=device).repeat_interleave(tokens_per_step)
+    return step[:, None] >= step[None, :]
+
+
+class ActionConditionedPredictor(nn.Module):
+    """Predict the next frame latents from the history of latents and actions (V-JEPA 2-AC-style).
+
+    Step t is the token group ``[action a_t, (proprio p_t), frame tokens z_t]`` with a learned embedding per
+    slot in the group and a sincos embedding of t; block-causal attention lets step t see steps <= t only,
+    so one forward makes every next-step prediction of a sequence at once (teacher forcing), and a
+    prediction never depends on later inputs. The frame outputs of step t predict z_{t+1} as a residual
+    on z_t; the proprio output (when ``proprio_dim`` > 0) predicts p_{t+1} likewise.
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        action_dim: int,
+        num_tokens: int = 1,
+        proprio_dim: int = 0,
+        predictor_dim: int = 128,
+        depth: int = 3,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        attn_backend: str = "sdpa",
+    ):
+        super().__init__()
+        self.num_tokens, self.proprio_dim = num_tokens, proprio_dim
+        self.tokens_per_step = 1 + (proprio_dim > 0) + num_tokens
+        self.action_embed = nn.Linear(action_dim, predictor_dim)
+        self.proprio_embed = nn.Linear(proprio_dim, predictor_dim) if proprio_dim else None
+        self.frame_embed = nn.Linear(embed_dim, predictor_dim)
+        self.slot_embed = nn.Parameter(torch.zeros(self.tokens_per_step, predictor_dim))
+        self.blocks = nn.ModuleList(
+            Block(predictor_dim, num_heads, mlp_ratio, backend=attn_backend) for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(predictor_dim, eps=1e-6)
+        self.frame_head = nn.Linear(predictor_dim, embed_dim)
+        self.proprio_head = nn.Linear(predictor_dim, proprio_dim) if proprio_dim else None
+        init_transformer_weights(self)
+        nn.init.trunc_normal_(self.slot_embed, std=0.02)
+
+    def forward(
+        self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z: (B, T, N, D), actions: (B, T, A), proprio: (B, T, P) or None -> predicted z_{t+1} (B, T, N, D)
+        and p_{t+1} (B, T, P) or None."""
+        B, T, N, _ = z.shape
+        if (proprio is None) != (self.proprio_embed is None):
+            raise ValueError(f"this predictor {'needs' if self.proprio_dim else 'takes no'} proprio inputs")
+        groups = [self.action_embed(actions).unsqueeze(2)]
+        if self.proprio_embed is not None:
+            groups.append(self.proprio_embed(proprio).unsqueeze(2))
+        groups.append(self.frame_embed(z))
+        x = torch.cat(groups, dim=2) + self.slot_embed
+        x = x + sincos_1d(x.shape[-1], torch.arange(T)).to(x)[:, None]
+        x = x.flatten(1, 2)
+        mask = block_causal_mask(T, self.tokens_per_step, x.device)
+        for block in self.blocks:
+            x = block(x, mask)
+        x = self.norm(x).view(B, T, self.tokens_per_step, -1)
+        z_next = z + self.frame_head(x[:, :, -N:])
+        p_next = None if self.proprio_head is None else proprio + self.proprio_head(x[:, :, 1])
+        return z_next, p_next

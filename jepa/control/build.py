@@ -1,0 +1,55 @@
+"""Build a world model from its settings, and save / load it as a checkpoint that rebuilds itself."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from jepa.control.config import WorldModelTrainConfig
+from jepa.losses import VCR
+from jepa.methods import WorldModel
+from jepa.models import ActionConditionedPredictor, ConvEncoder
+from jepa.train import checkpoint as ckpt
+
+
+def build_world_model(cfg: WorldModelTrainConfig, image_size: int, action_dim: int, proprio_dim: int) -> WorldModel:
+    """A jointly trained ConvEncoder (VCR against collapse) and a block-causal predictor. ``action_dim`` is the
+    env's; a model step takes ``frameskip`` of them."""
+    encoder = ConvEncoder(input_size=image_size, latent_dim=cfg.latent_dim)
+    predictor = ActionConditionedPredictor(
+        encoder.embed_dim,
+        action_dim * cfg.frameskip,
+        num_tokens=encoder.num_tokens,
+        proprio_dim=proprio_dim if cfg.proprio else 0,
+        predictor_dim=cfg.predictor_dim,
+        depth=cfg.predictor_depth,
+        num_heads=cfg.predictor_heads,
+    )
+    return WorldModel(
+        encoder,
+        predictor,
+        loss=cfg.loss,
+        rollout_steps=cfg.rollout_steps,
+        regularizer=VCR(var_weight=cfg.var_weight, cov_weight=cfg.cov_weight),
+    )
+
+
+def save_world_model(
+    run_dir: str | Path, step: int, model: WorldModel, cfg: WorldModelTrainConfig, dims: dict[str, int]
+) -> Path:
+    """A checkpoint under ``run_dir/checkpoints`` holding the weights, the settings and the data's
+    ``dims`` (image_size, action_dim, proprio_dim): all :func:`load_world_model` needs."""
+    state = {"config": dataclasses.asdict(cfg), "dims": dims}
+    return ckpt.save_checkpoint(Path(run_dir) / "checkpoints", step, model.state_dict(), state)
+
+
+def load_world_model(run_dir: str | Path) -> tuple[WorldModel, WorldModelTrainConfig]:
+    """The latest checkpoint of a ``jepa wm-train`` run, rebuilt and in eval mode, with its settings."""
+    path = ckpt.latest_checkpoint(Path(run_dir) / "checkpoints")
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints; train first (jepa wm-train ...)")
+    _, weights, state = ckpt.load_checkpoint(path)
+    cfg = WorldModelTrainConfig(**state["config"])
+    model = build_world_model(cfg, **state["dims"])
+    model.load_state_dict(weights, strict=True)
+    return model.eval(), cfg

@@ -1,0 +1,96 @@
+"""Typed ``key=value`` settings of ``jepa wm-train`` and ``jepa plan``; each check names its key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jepa.losses import PREDICTION_LOSSES
+from jepa.planning import METRICS, PLANNERS, REDUCTIONS
+from jepa.train.config import ConfigError
+
+
+def _positive(cfg: object, *keys: str) -> None:
+    for key in keys:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"{key} must be positive, got {getattr(cfg, key)}")
+
+
+def _choice(key: str, value: str, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {tuple(choices)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class WorldModelTrainConfig:
+    data: str = "data/two_rooms"  # a `jepa collect` directory
+    out: str = "runs/world_model"
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 100
+    clip_grad: float = 1.0
+    seed: int = 0
+    frameskip: int = 5  # env steps per model step
+    window: int = 6  # model steps per training window (observations)
+    rollout_steps: int = 4  # autoregressive steps in the rollout loss, <= window - 1
+    loss: str = "l1"  # l1 | l2 | smooth_l1
+    latent_dim: int = 4  # with 16 or 32, VCR decorrelation forced jumpy features of the 2-D position
+    predictor_dim: int = 64
+    predictor_depth: int = 2
+    predictor_heads: int = 4
+    var_weight: float = 10.0  # VCR on the jointly trained encoder; at 1 the prediction losses won and collapsed it
+    cov_weight: float = 0.4
+    proprio: bool = False  # give the predictor the true state as a proprio token
+    val_shards: int = 1  # held-out shards (whole episodes) for validation losses and the position probe
+    probe_frames: int = 4000  # frames per split for the position probe
+    precision: str = "fp32"  # fp32 | bf16 | auto
+    threads: int | None = None  # torch intra-op threads; None = torch's default
+    log_every: int = 50
+    progress: bool = True
+
+    def __post_init__(self):
+        _positive(self, "steps", "batch_size", "lr", "clip_grad", "frameskip", "latent_dim", "log_every")
+        _positive(self, "predictor_dim", "predictor_depth", "predictor_heads", "val_shards", "probe_frames")
+        if self.window < 2:
+            raise ConfigError(f"window must be >= 2 (one step to predict), got {self.window}")
+        if not 0 <= self.rollout_steps < self.window:
+            raise ConfigError(f"rollout_steps must be in [0, window - 1 = {self.window - 1}], got {self.rollout_steps}")
+        if self.predictor_dim % (2 * self.predictor_heads):
+            raise ConfigError(f"predictor_dim must be a multiple of 2 * predictor_heads, got {self.predictor_dim}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1 or none, got {self.threads}")
+        _choice("loss", self.loss, PREDICTION_LOSSES)
+        _choice("precision", self.precision, ("fp32", "bf16", "auto"))
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    run: str = "runs/world_model"  # a `jepa wm-train` run directory
+    out: str = ""  # default: <run>/plan_<planner>
+    episodes: int = 20
+    seed: int = 0  # episode i resets Two-Rooms with seed + i (start and goal in different rooms)
+    planner: str = "cem"  # cem | mppi
+    horizon: int = 5  # model steps (each frameskip env steps)
+    samples: int = 300
+    elites: int = 30
+    iterations: int = 10
+    temperature: float = 0.5  # mppi only
+    metric: str = "l2"  # l1 | l2 distance to the goal latent
+    reduce: str = "final"  # final | sum over the horizon
+    execute: int = 1  # model steps executed before replanning
+    max_steps: int = 100  # env steps per episode
+    gifs: int = 3  # episodes saved as GIFs
+    threads: int | None = None
+
+    def __post_init__(self):
+        _positive(self, "episodes", "horizon", "samples", "elites", "iterations", "temperature", "max_steps")
+        _choice("planner", self.planner, PLANNERS)
+        _choice("metric", self.metric, METRICS)
+        _choice("reduce", self.reduce, REDUCTIONS)
+        if self.elites > self.samples:
+            raise ConfigError(f"elites ({self.elites}) must not exceed samples ({self.samples})")
+        if not 1 <= self.execute <= self.horizon:
+            raise ConfigError(f"execute must be in [1, horizon = {self.horizon}], got {self.execute}")
+        if self.gifs < 0 or (self.threads is not None and self.threads < 1):
+            raise ConfigError("gifs must be >= 0 and threads >= 1 or none")

@@ -1,0 +1,50 @@
+"""Does the world model's latent know where the agent is? A linear probe of the true state on held-out episodes.
+
+Reported against a random-init model of the same architecture and the raw pixels, because only the
+difference says what training added.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from evals import linear_regression_probe
+from jepa.control.build import build_world_model
+from jepa.control.config import WorldModelTrainConfig
+from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor
+from jepa.methods import WorldModel
+
+
+def _frames(dataset: TrajectoryDataset, shards: range, limit: int, seed: int) -> tuple[np.ndarray, torch.Tensor]:
+    """Up to ``limit`` (uint8 frames, true states) drawn without replacement from ``shards``."""
+    obs = np.concatenate([dataset.shards[i]["obs"] for i in shards])
+    states = np.concatenate([dataset.shards[i]["state"] for i in shards])
+    keep = np.sort(np.random.default_rng(seed).permutation(len(obs))[:limit])
+    return obs[keep], torch.from_numpy(states[keep])
+
+
+@torch.no_grad()
+def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+    """uint8 frames (N, H, W, 3) -> flattened latents (N, tokens * D)."""
+    chunks = np.array_split(frames, max(1, len(frames) // batch_size))
+    return torch.cat([model.encode(obs_to_tensor(chunk)).flatten(1) for chunk in chunks])
+
+
+def position_probe(
+    model: WorldModel, dataset: TrajectoryDataset, cfg: WorldModelTrainConfig, dims: dict[str, int]
+) -> list[dict]:
+    """Ridge R² of the true state from latents: fit on frames of the training shards, scored on the held-out
+    shards' episodes. Rows: the trained world model, a random-init one, raw pixels."""
+    split = len(dataset.shards) - cfg.val_shards
+    train_obs, train_states = _frames(dataset, range(split), cfg.probe_frames, cfg.seed)
+    val_obs, val_states = _frames(dataset, range(split, len(dataset.shards)), cfg.probe_frames, cfg.seed)
+    torch.manual_seed(cfg.seed + 1)
+    encoders = {"world_model": model, "random_init": build_world_model(cfg, **dims).eval()}
+    rows = []
+    for name, encoder in encoders.items():
+        train_x, val_x = encode_frames(encoder, train_obs), encode_frames(encoder, val_obs)
+        rows.append({"encoder": name, **linear_regression_probe(train_x, train_states, val_x, val_states)})
+    pixels = [torch.from_numpy(o.reshape(len(o), -1)).float() / 255 for o in (train_obs, val_obs)]
+    rows.append({"encoder": "raw_input", **linear_regression_probe(pixels[0], train_states, pixels[1], val_states)})
+    return rows

@@ -1,0 +1,105 @@
+"""Action-conditioned JEPA world model: encode frames, predict the next latents given actions, plan in latent space.
+
+Losses (targets are the encoder's own outputs behind a stop-gradient, no EMA copy):
+
+- teacher forcing: one block-causal forward predicts every z_{t+1} from the true z_{<=t} and a_{<=t};
+- rollout: from z_0 alone the predictor feeds its own predictions back for ``rollout_steps`` steps, which is
+  how planning uses it, so compounding errors are trained against;
+- with a trainable encoder, a regulariser (e.g. :class:`jepa.losses.VCR`) on all encodings keeps the latent
+  from collapsing to a constant, which the prediction losses alone would reward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jepa.losses import prediction_loss
+from jepa.models.predictor import ActionConditionedPredictor
+
+
+class WorldModel(nn.Module):
+    """``encode(frames)``, ``predict(z, actions)`` (teacher forcing), ``rollout(z, actions)`` (autoregressive),
+    ``forward(batch) -> {"loss", "teacher", "rollout", "reg"}``.
+
+    encoder: any module mapping frames (B, C, H, W) to tokens (B, N, D) or a vector (B, D); with
+    ``freeze_encoder`` (a pretrained encoder) it gets no gradient and no regulariser.
+    Batch: ``obs`` (B, T, C, H, W), ``actions`` (B, T-1, A), ``proprio`` (B, T, P) when the predictor takes it.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        predictor: ActionConditionedPredictor,
+        *,
+        loss: str = "l1",
+        rollout_steps: int = 2,
+        regularizer: nn.Module | None = None,
+        freeze_encoder: bool = False,
+    ):
+        super().__init__()
+        if rollout_steps < 0:
+            raise ValueError(f"rollout_steps must be >= 0, got {rollout_steps}")
+        self.encoder, self.predictor = encoder, predictor
+        self.loss_kind, self.rollout_steps = loss, rollout_steps
+        self.regularizer = None if freeze_encoder else regularizer
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:
+            encoder.requires_grad_(False).eval()
+        prediction_loss(torch.zeros(1), torch.zeros(1), loss)  # fail at construction on an unknown loss
+
+    def train(self, mode: bool = True) -> WorldModel:
+        super().train(mode)
+        if self.freeze_encoder:
+            self.encoder.eval()
+        return self
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames (..., C, H, W) -> latents (..., N, D) for any leading batch/time dims."""
+        lead = frames.shape[:-3]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_encoder):
+            z = self.encoder(frames.reshape(-1, *frames.shape[-3:]))
+        if z.dim() == 2:
+            z = z.unsqueeze(1)
+        return z.reshape(*lead, *z.shape[1:])
+
+    def predict(
+        self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Teacher forcing: z (B, T, N, D), actions (B, T, A) -> predicted z_{1..T} (B, T, N, D) (and proprio)."""
+        return self.predictor(z, actions, proprio)
+
+    def rollout(self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """Autoregressive prediction after C observed steps: z (B, C, N, D), actions (B, C - 1 + H, A) (the C - 1
+        between the observed steps, then the H to imagine), proprio (B, C, P) or None -> (B, H, N, D)."""
+        observed = z.shape[1]
+        horizon = actions.shape[1] - observed + 1
+        if horizon < 1:
+            raise ValueError(f"{actions.shape[1]} actions after {observed} observed steps leave nothing to roll out")
+        for t in range(observed, observed + horizon):
+            z_next, p_next = self.predictor(z, actions[:, :t], proprio)
+            z = torch.cat([z, z_next[:, -1:]], dim=1)
+            if proprio is not None:
+                proprio = torch.cat([proprio, p_next[:, -1:]], dim=1)
+        return z[:, observed:]
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        actions, proprio = batch["actions"], batch.get("proprio")
+        z = self.encode(batch["obs"])
+        target = z[:, 1:].detach()
+        context_p = None if proprio is None else proprio[:, :-1]
+        pred, p_pred = self.predict(z[:, :-1], actions, context_p)
+        teacher = prediction_loss(pred, target, self.loss_kind)
+        if p_pred is not None:
+            teacher = teacher + prediction_loss(p_pred, proprio[:, 1:], self.loss_kind)
+        out = {"teacher": teacher.detach()}
+        loss = teacher
+        steps = min(self.rollout_steps, actions.shape[1])
+        if steps:
+            rolled = self.rollout(z[:, :1], actions[:, :steps], None if proprio is None else proprio[:, :1])
+            rollout = prediction_loss(rolled, target[:, :steps], self.loss_kind)
+            loss, out["rollout"] = loss + rollout, rollout.detach()
+        if self.regularizer is not None:
+            reg = self.regularizer(z)
+            loss, out["reg"] = loss + reg, reg.detach()
+        return out | {"loss": loss}

@@ -1,0 +1,172 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from jepa.methods import WorldModel
+from jepa.models import ActionConditionedPredictor, ConvEncoder, block_causal_mask
+
+D, A, P = 8, 3, 2
+
+
+def _model(proprio_dim: int = 0, rollout_steps: int = 2) -> WorldModel:
+    torch.manual_seed(0)
+    encoder = ConvEncoder(input_size=16, channels=(4, 8), latent_dim=D, hidden_dim=16)
+    predictor = ActionConditionedPredictor(D, A, proprio_dim=proprio_dim, predictor_dim=16, depth=2, num_heads=2)
+    return WorldModel(encoder, predictor, rollout_steps=rollout_steps).eval()
+
+
+def test_block_causal_mask_lets_a_step_see_itself_and_earlier_steps_only():
+    mask = block_causal_mask(3, 2)
+    step = torch.arange(3).repeat_interleave(2)
+    assert mask.shape == (6, 6)
+    for i in range(6):
+        for j in range(6):
+            assert mask[i, j] == (step[j] <= step[i])
+
+
+def test_future_inputs_do_not_change_past_predictions():
+    predictor = _model(proprio_dim=P).predictor
+    z, actions, proprio = torch.randn(2, 5, 1, D), torch.randn(2, 5, A), torch.randn(2, 5, P)
+    z_pred, p_pred = predictor(z, actions, proprio)
+    changed = [t.clone() for t in (z, actions, proprio)]
+    for t in changed:
+        t[:, 3:] += torch.randn_like(t[:, 3:])
+    z_new, p_new = predictor(*changed)
+    assert torch.equal(z_pred[:, :3], z_new[:, :3]) and torch.equal(p_pred[:, :3], p_new[:, :3])
+    assert not torch.allclose(z_pred[:, 3:], z_new[:, 3:])
+    shorter, _ = predictor(z[:, :3], actions[:, :3], proprio[:, :3])  # mask built for the actual length
+    assert torch.allclose(shorter, z_pred[:, :3], atol=1e-6)
+
+
+def test_one_step_rollout_is_the_teacher_forced_prediction():
+    model = _model()
+    z, actions = torch.randn(4, 3, 1, D), torch.randn(4, 3, A)
+    teacher, _ = model.predict(z, actions)
+    assert torch.allclose(model.rollout(z, actions), teacher[:, -1:], atol=1e-6)
+
+
+def test_one_batched_rollout_equals_per_candidate_rollouts():
+    model = _model(proprio_dim=P)
+    z0, proprio, actions = torch.randn(1, 1, 1, D), torch.randn(1, 1, P), torch.randn(6, 4, A)
+    with torch.no_grad():
+        batched = model.rollout(z0.expand(6, -1, -1, -1), actions, proprio.expand(6, -1, -1))
+        single = torch.cat([model.rollout(z0, actions[i : i + 1], proprio) for i in range(6)])
+    assert batched.shape == (6, 4, 1, D)
+    assert torch.allclose(batched, single, atol=1e-5)
+
+
+def test_losses_train_the_encoder_but_targets_carry_no_gradient():
+    model = _model(rollout_steps=2).train()
+    batch = {"obs": torch.randn(3, 4, 3, 16, 16), "actions": torch.randn(3, 3, A)}
+    out = model(batch)
+    assert set(out) == {"loss", "teacher", "rollout"}
+    out["loss"].backward()
+    assert model.encoder.head[-1].weight.grad.abs().sum() > 0
+    z = model.encode(batch["obs"])
+    assert z.shape == (3, 4, 1, D)
+
+
+def test_a_frozen_encoder_gets_no_gradient_and_no_regulariser():
+    from jepa.losses import VCR
+
+    model = _model()
+    frozen = WorldModel(model.encoder, model.predictor, regularizer=VCR(), freeze_encoder=True).train()
+    out = frozen({"obs": torch.randn(2, 3, 3, 16, 16), "actions": torch.randn(2, 2, A)})
+    out["loss"].backward()
+    assert "reg" not in out and not frozen.encoder.training
+    assert all(p.grad is None for p in frozen.encoder.parameters())
+
+
+# --- the control job end to end ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
+    from envs.collect import CollectConfig, collect
+
+    out = tmp_path_factory.mktemp("wm") / "two_rooms"
+    cfg = CollectConfig(policy="waypoint", episodes=6, steps=30, num_envs=2, episodes_per_shard=2, out=str(out))
+    return collect(cfg, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(collected, tmp_path_factory):
+    from jepa.control.config import WorldModelTrainConfig
+    from jepa.control.train import train_world_model
+
+    cfg = WorldModelTrainConfig(
+        data=str(collected),
+        out=str(tmp_path_factory.mktemp("wm") / "run"),
+        steps=3,
+        batch_size=8,
+        warmup=1,
+        frameskip=2,
+        window=3,
+        rollout_steps=2,
+        latent_dim=8,
+        predictor_dim=16,
+        predictor_depth=1,
+        predictor_heads=2,
+        probe_frames=50,
+        progress=False,
+    )
+    return train_world_model(cfg), cfg
+
+
+def test_strided_windows_keep_every_action_between_the_frames(collected):
+    from jepa.control.data import to_model_steps, window_dataset
+    from jepa.data import TrajectoryDataset
+
+    dense, strided = TrajectoryDataset(collected, num_steps=7), window_dataset(str(collected), 3, 3)
+    item, first = strided[0], dense[0]
+    assert torch.equal(item["obs"], first["obs"][::3]) and torch.equal(item["states"], first["states"][::3])
+    assert torch.equal(item["actions"], first["actions"])
+    batch = to_model_steps({k: v[None] for k, v in item.items()}, 3)
+    assert torch.equal(batch["actions"][0, 1], first["actions"][3:6].reshape(-1))
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_model(trained):
+    from jepa.control.build import load_world_model
+
+    run_dir, cfg = trained
+    model, loaded_cfg = load_world_model(run_dir)
+    assert loaded_cfg == cfg
+    again, _ = load_world_model(run_dir)
+    frames = torch.randn(2, 3, 64, 64)
+    assert torch.equal(model.encode(frames), again.encode(frames))
+    eval_json = json.loads((run_dir / "eval.json").read_text())
+    assert {row["encoder"] for row in eval_json["probe"]} == {"world_model", "random_init", "raw_input"}
+    assert np.isfinite(eval_json["val_teacher"])
+
+
+def test_plan_runs_an_episode_and_writes_its_report(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    from jepa.cli import main
+
+    run_dir, _ = trained
+    out = tmp_path / "plan"
+    args = ["plan", f"run={run_dir}", f"out={out}", "episodes=1", "max_steps=6", "samples=16", "elites=4"]
+    assert main([*args, "iterations=2", "horizon=2", "planner=mppi", "gifs=1"]) == 0
+    result = json.loads((out / "plan.json").read_text())
+    episode = result["episodes"][0]
+    assert episode["steps"] == 6 and len(episode["latent_distance"]) == 3  # frameskip 2: replans at 0, 2, 4
+    assert 0 <= result["summary"]["success_rate"] <= 1 and result["summary"]["plan_seconds"] > 0
+    assert (out / "episode_00.gif").stat().st_size > 0 and (out / "distance.png").stat().st_size > 0
+
+
+def test_control_commands_name_a_bad_key_or_value(capsys):
+    from jepa.cli import main
+
+    for args, message in [
+        (["wm-train", "stpes=3"], "unknown key 'stpes' for wm-train"),
+        (["wm-train", "lr=fast"], "lr must be a number"),
+        (["wm-train", "rollout_steps=6"], "rollout_steps must be in"),
+        (["wm-train", "proprio=maybe"], "proprio must be true or false"),
+        (["plan", "planner=random"], "planner must be one of"),
+        (["plan", "execute=9"], "execute must be in"),
+    ]:
+        assert main(args) == 2
+        assert message in capsys.readouterr().err
