@@ -18,7 +18,6 @@ from torch.utils.data import Dataset
 from jepa.data.synthetic import SHAPES, make_shapes_dataset
 from jepa.data.unreadable import UnreadableFiles
 
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_DATASETS = ("digits", "folder", "shapes")
