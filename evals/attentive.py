@@ -22,12 +22,13 @@ TASKS = ("classification", "regression")
 
 
 class QueryAttention(nn.Module):
-    """Multi-head attention from one query vector to N tokens: ``(D,), (B, N, D) -> (B, D)``.
+    """Pre-norm multi-head attention from one query vector to N tokens: ``(D,), (B, N, D) -> (B, D)``.
 
-    Equal to ``nn.MultiheadAttention`` with a single query, at O(N·D·heads) per sample instead of O(N·D²):
-    with one query the key projection folds into it (q·(W_k x) = (W_kᵀ q)·x; the key bias shifts every score
-    equally, which softmax ignores) and the value projection moves after the weighted sum
-    (Σ a·(W_v x + b) = W_v Σ a·x + b). Probing hundreds of wide tokens per clip thus stays cheap on a CPU.
+    Equal to ``nn.MultiheadAttention(query, LayerNorm(x), LayerNorm(x))``, at O(N·D·heads) per sample instead
+    of O(N·D²), and with no gradient flowing through the N tokens: with one query, the key projection and
+    the norm's scale fold into it (q·W_k(γ·x̂ + β) = (γ·W_kᵀq)·x̂ + const, and softmax ignores constants) and
+    the value projection and the norm's affine move after the weighted sum (Σ a·(γ·x̂ + β) = γ·Σ a·x̂ + β, as
+    Σ a = 1). Probing hundreds of wide tokens per clip thus stays cheap on a CPU.
     """
 
     def __init__(self, dim: int, num_heads: int):
@@ -35,15 +36,17 @@ class QueryAttention(nn.Module):
         if dim % num_heads:
             raise ValueError(f"token width {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.q, self.k, self.v, self.proj = (nn.Linear(dim, dim) for _ in range(4))
 
     def forward(self, query: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         B, N, D = x.shape
         H, d = self.num_heads, D // self.num_heads
+        x = F.layer_norm(x, (D,), eps=self.norm.eps)  # the affine is folded in below
         q = self.q(query).view(H, d)
-        key_query = torch.einsum("hd,hde->he", q, self.k.weight.view(H, d, D)) / math.sqrt(d)  # (H, D)
-        attn = torch.einsum("bnd,hd->bhn", x, key_query).softmax(-1)
-        pooled = torch.einsum("bhn,bnd->bhd", attn, x)  # (B, H, D): per head, a weighted mean token
+        key_query = torch.einsum("hd,hde->he", q, self.k.weight.view(H, d, D)) * self.norm.weight / math.sqrt(d)
+        attn = (x @ key_query.T).transpose(1, 2).softmax(-1)  # (B, H, N)
+        pooled = (attn @ x) * self.norm.weight + self.norm.bias  # (B, H, D): per head, a weighted mean token
         values = torch.einsum("bhe,hde->bhd", pooled, self.v.weight.view(H, d, D)) + self.v.bias.view(H, d)
         return self.proj(values.reshape(B, D))
 
@@ -57,17 +60,16 @@ class AttentiveProbe(nn.Module):
     def __init__(self, dim: int, out_dim: int, num_heads: int = 4, mlp_ratio: float = 4.0):
         super().__init__()
         self.query = nn.Parameter(torch.zeros(dim))
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = QueryAttention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = MLP(dim, int(dim * mlp_ratio))
         self.head = nn.Linear(dim, out_dim)
         init_transformer_weights(self)
         nn.init.trunc_normal_(self.query, std=0.02)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        z = self.query + self.attn(self.query, self.norm1(tokens))
-        z = z + self.mlp(self.norm2(z))
+        z = self.query + self.attn(self.query, tokens)
+        z = z + self.mlp(self.norm(z))
         return self.head(z)
 
 
@@ -122,7 +124,7 @@ def attentive_probe(
     with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
         torch.manual_seed(seed)
         probe = AttentiveProbe(d, out_dim, num_heads).to(device)
-    optimizer = torch.optim.AdamW(param_groups(probe, weight_decay), lr=lr)
+    optimizer = torch.optim.AdamW(param_groups(probe, weight_decay), lr=lr, fused=device.type in ("cpu", "cuda"))
     generator = torch.Generator().manual_seed(seed)
     total_steps, step = epochs * math.ceil(n / batch_size), 0
     for _ in range(epochs):

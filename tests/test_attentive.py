@@ -25,7 +25,7 @@ def _tokens_with_a_value_at(position: int, n: int, seed: int, tokens: int = 32, 
     return x, values[:, position]
 
 
-def test_query_attention_equals_multihead_attention_with_one_query():
+def test_query_attention_equals_multihead_attention_over_normed_tokens_with_one_query():
     torch.manual_seed(0)
     ours, reference = QueryAttention(24, num_heads=4), nn.MultiheadAttention(24, 4, batch_first=True)
     with torch.no_grad():
@@ -33,8 +33,11 @@ def test_query_attention_equals_multihead_attention_with_one_query():
         reference.in_proj_bias.copy_(torch.cat([ours.q.bias, ours.k.bias, ours.v.bias]))
         reference.out_proj.weight.copy_(ours.proj.weight)
         reference.out_proj.bias.copy_(ours.proj.bias)
+        ours.norm.weight.uniform_(0.5, 1.5)
+        ours.norm.bias.normal_()
     query, x = torch.randn(24), torch.randn(3, 10, 24)
-    expected = reference(query.expand(3, 1, 24), x, x, need_weights=False)[0].squeeze(1)
+    normed = ours.norm(x)
+    expected = reference(query.expand(3, 1, 24), normed, normed, need_weights=False)[0].squeeze(1)
     torch.testing.assert_close(ours(query, x), expected, atol=1e-5, rtol=1e-5)
 
 
