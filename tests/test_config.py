@@ -54,6 +54,8 @@ def test_wrong_type_fails():
         ("experiment=vjepa_moving_shapes mask.num_blocks=[8]", "mask.num_blocks"),
         ("experiment=vjepa_moving_shapes mask.spatial_scale=[0.15,1.5]", "mask.spatial_scale"),
         ("experiment=vjepa_moving_shapes model.patch_embed=conv", "model.patch_embed"),
+        ("regularizer.name=vicreg", "regularizer.name"),
+        ("regularizer.online_target=true", "regularizer.online_target"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):

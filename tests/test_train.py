@@ -120,3 +120,17 @@ def test_compiled_blocks_train_like_eager(tiny_overrides):
         )
         losses[compiled] = Trainer(cfg).fit()
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)
+
+
+def test_lejepa_mode_trains_the_online_encoder_through_its_own_targets(tiny_overrides):
+    overrides = [*tiny_overrides, "train.steps=3", "data.num_workers=0", "regularizer.name=sigreg"]
+    x = torch.randn(2, 3, 32, 32)
+    ema = Trainer(load_config(overrides)).method
+    assert not ema.target_tokens(x).requires_grad  # stop-gradient through the EMA target
+    trainer = Trainer(load_config([*overrides, "regularizer.online_target=true"]))
+    method = trainer.method
+    assert method.target_encoder is None and method.eval_encoder() is method.encoder
+    assert method.target_tokens(x).requires_grad  # LeJEPA: no stop-gradient
+    losses = trainer.fit()
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+    assert not any(k.startswith("target_encoder.") for k in method.state_dict())

@@ -43,6 +43,7 @@ class VCR(nn.Module):
         super().__init__()
         self.var_weight, self.cov_weight, self.target_std = var_weight, cov_weight, target_std
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """``step`` is unused (the regularizers share one call signature; SIGReg draws directions from it)."""
         z = _gather(z.reshape(-1, z.shape[-1]).float())
         return self.var_weight * variance_hinge(z, self.target_std) + self.cov_weight * covariance_penalty(z)

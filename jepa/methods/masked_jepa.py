@@ -33,8 +33,10 @@ class MaskedJEPA(nn.Module):
     gradient (stop-gradient); :meth:`update_target` is called by the engine after each step.
     With several mask generators (the predictor holds one mask token per generator), each generator's
     context is encoded on its own, predicted with its own mask token, and the losses are averaged.
-    An optional ``regularizer`` (e.g. :class:`jepa.losses.VCR`) is added on the context encoder's
-    output tokens, for runs where EMA and the predictor alone do not prevent collapse.
+    An optional ``regularizer(tokens, step)`` (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) is
+    added on the context encoder's output tokens. ``online_target=True`` is LeJEPA's mode: no EMA copy and
+    no stop-gradient, the targets are the online encoder's own tokens, and the regularizer alone keeps the
+    embeddings from collapsing.
     """
 
     def __init__(
@@ -43,21 +45,26 @@ class MaskedJEPA(nn.Module):
         predictor: MaskedPredictor,
         loss: str = "smooth_l1",
         regularizer: nn.Module | None = None,
+        online_target: bool = False,
     ):
         super().__init__()
+        if online_target and regularizer is None:
+            raise ValueError("an online target (no EMA) collapses without a regularizer such as SIGReg or VCR")
         self.encoder = encoder
         self.predictor = predictor
-        self.target_encoder = make_target(encoder)
+        self.online_target = online_target
+        self.target_encoder = None if online_target else make_target(encoder)
         self.loss_kind = loss
         self.regularizer = regularizer
         self.num_generators = predictor.mask_tokens.shape[0]
         prediction_loss(torch.zeros(1), torch.zeros(1), loss)  # fail at construction on an unknown loss
 
-    @torch.no_grad()
     def target_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Layer-normed (no affine) target-encoder tokens of the whole input, (B, N, D)."""
-        h = self.target_encoder(x)
-        return F.layer_norm(h, h.shape[-1:])
+        """Layer-normed (no affine) target tokens of the whole input, (B, N, D): from the EMA encoder without
+        gradient, or in the online mode from the encoder itself, with gradient."""
+        with torch.set_grad_enabled(self.online_target and torch.is_grad_enabled()):
+            h = self.eval_encoder()(x)
+            return F.layer_norm(h, h.shape[-1:])
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         x = batch["x"]
@@ -73,13 +80,14 @@ class MaskedJEPA(nn.Module):
         loss = sum(losses) / len(losses)
         out = {"pred": loss.detach()}
         if self.regularizer is not None:
-            reg = self.regularizer(torch.cat(contexts))
+            reg = self.regularizer(torch.cat(contexts), step=batch["step"])
             loss, out["reg"] = loss + reg, reg.detach()
         return out | {"loss": loss}
 
     def update_target(self, momentum: float) -> None:
-        ema_update(self.target_encoder, self.encoder, momentum)
+        if self.target_encoder is not None:
+            ema_update(self.target_encoder, self.encoder, momentum)
 
     def eval_encoder(self) -> nn.Module:
-        """The encoder to probe: the EMA target, as in I-JEPA's evaluations."""
-        return self.target_encoder
+        """The encoder to probe: the EMA target as in I-JEPA's evaluations, or the online encoder."""
+        return self.encoder if self.target_encoder is None else self.target_encoder

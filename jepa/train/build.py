@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 from torch.utils.data import Dataset
 
 from jepa.data.images import build_image_dataset
 from jepa.data.video import VIDEO_DATASETS, ClipSampler, build_video_dataset
-from jepa.losses import VCR
+from jepa.losses import VCR, SIGReg
 from jepa.masks import BlockSpec, MultiBlock3DMasks, MultiBlockMasks
 from jepa.methods import MaskedJEPA
 from jepa.models import MaskedPredictor, VisionTransformer, create_model
 from jepa.train.config import Config, DataConfig, MaskConfig, ModelConfig, RegularizerConfig
 
-REGULARIZERS = ("none", "vcr")
+REGULARIZERS = ("none", "vcr", "sigreg")
 MASK_KINDS = ("multiblock", "multiblock3d")
 
 
@@ -49,7 +50,20 @@ def build_encoder(cfg: ModelConfig, image_size: int, num_frames: int | None = No
 def build_regularizer(cfg: RegularizerConfig) -> nn.Module | None:
     if cfg.name == "vcr":
         return VCR(var_weight=cfg.var_weight, cov_weight=cfg.cov_weight)
+    if cfg.name == "sigreg":
+        return _Weighted(SIGReg(num_slices=cfg.sigreg_slices), cfg.sigreg_weight)
     return None
+
+
+class _Weighted(nn.Module):
+    """``weight * term(z, step)``."""
+
+    def __init__(self, term: nn.Module, weight: float):
+        super().__init__()
+        self.term, self.weight = term, weight
+
+    def forward(self, z: torch.Tensor, step: int) -> torch.Tensor:
+        return self.weight * self.term(z, step=step)
 
 
 def build_method(cfg: Config) -> MaskedJEPA:
@@ -63,7 +77,13 @@ def build_method(cfg: Config) -> MaskedJEPA:
         num_mask_tokens=build_masks(cfg.mask, encoder.grid).num_generators,
         attn_backend=cfg.model.attn_backend,
     )
-    return MaskedJEPA(encoder, predictor, loss=cfg.optim.loss, regularizer=build_regularizer(cfg.regularizer))
+    return MaskedJEPA(
+        encoder,
+        predictor,
+        loss=cfg.optim.loss,
+        regularizer=build_regularizer(cfg.regularizer),
+        online_target=cfg.regularizer.online_target,
+    )
 
 
 def build_masks(cfg: MaskConfig, grid: tuple[int, ...]) -> MultiBlockMasks | MultiBlock3DMasks:

@@ -72,9 +72,12 @@ class OptimConfig:
 class RegularizerConfig:
     """Anti-collapse term added to the prediction loss, on the context encoder's outputs."""
 
-    name: str = "none"  # none | vcr
+    name: str = "none"  # none | vcr | sigreg
     var_weight: float = 1.0  # vcr: weight of the variance hinge
     cov_weight: float = 0.04  # vcr: weight of the covariance penalty (VICReg's 25:1 ratio)
+    sigreg_weight: float = 0.05  # sigreg: lambda (LeJEPA: 0.02-0.1)
+    sigreg_slices: int = 256  # sigreg: random 1-D projections per step
+    online_target: bool = False  # LeJEPA mode: no EMA target and no stop-gradient (needs a regularizer)
 
 
 @dataclass
@@ -164,6 +167,10 @@ def validate(cfg: Config) -> None:
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     _check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
     _check_choice("regularizer.name", cfg.regularizer.name, REGULARIZERS)
+    if cfg.regularizer.online_target and cfg.regularizer.name == "none":
+        raise ConfigError(
+            "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise)"
+        )
     if cfg.data.image_size % cfg.model.patch_size:
         raise ConfigError(
             f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
