@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from jepa.data.images import find_class_files
 from jepa.data.index import read_index
 from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
-from jepa.data.unreadable import UnreadableFiles
+from jepa.data.unreadable import MediaFiles
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 SAMPLE_RATE = 16_000
@@ -104,7 +103,7 @@ def log_mel_fbank(wave: torch.Tensor) -> torch.Tensor:
     )
 
 
-class AudioFiles(Dataset):
+class AudioFiles(MediaFiles):
     """Fixed-length clips of sound files read on access.
 
     ``duration`` seconds per clip (``num_frames`` filterbank frames): longer sounds are cropped (centred, or
@@ -133,24 +132,13 @@ class AudioFiles(Dataset):
             raise ValueError(f"duration must be at least one {FRAME_LENGTH_MS:g} ms window, got {duration} s")
         if stats is not None and not (math.isfinite(stats[0]) and stats[1] > 0):
             raise ValueError(f"stats must be a finite mean and a positive std, got {stats}")
-        self.files, self.labels, self.num_classes = files, labels, num_classes
+        super().__init__(files, "audio file")
+        self.labels, self.num_classes = labels, num_classes
         self.random_crop, self.stats = random_crop, stats
-        self.unreadable = UnreadableFiles(files, "audio file")
 
     @property
     def num_frames(self) -> int:
         return 1 + (self.num_samples - _WINDOW) // _HOP
-
-    @property
-    def num_skipped(self) -> int:
-        return self.unreadable.count
-
-    @property
-    def bad_files(self) -> list[Path]:
-        return self.unreadable.paths
-
-    def __len__(self) -> int:
-        return len(self.files)
 
     def features(self, index: int) -> torch.Tensor:
         """Unnormalised log-mel ``(num_frames, NUM_MEL_BINS)`` of a clip of file ``index``; raises on a bad file."""

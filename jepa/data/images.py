@@ -16,7 +16,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from jepa.data.synthetic import SHAPES, make_shapes_dataset
-from jepa.data.unreadable import UnreadableFiles
+from jepa.data.unreadable import MediaFiles
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -55,7 +55,7 @@ def find_class_files(root: Path, suffixes: set[str]) -> tuple[list[Path], list[i
     return files, ids, classes
 
 
-class ImageFiles(Dataset):
+class ImageFiles(MediaFiles):
     """Images read from disk on access. A file that cannot be decoded is skipped (warned about once,
     counted in ``num_skipped`` across loader workers) and the next readable one is returned instead,
     so one bad file never kills a run; a long run of unreadable files raises, naming examples."""
@@ -63,15 +63,8 @@ class ImageFiles(Dataset):
     main_label = "class"
 
     def __init__(self, files: list[Path], labels: dict[str, np.ndarray], image_size: int, num_classes: int):
-        self.files, self.labels, self.image_size, self.num_classes = files, labels, image_size, num_classes
-        self.unreadable = UnreadableFiles(files, "image")
-
-    @property
-    def num_skipped(self) -> int:
-        return self.unreadable.count
-
-    def __len__(self) -> int:
-        return len(self.files)
+        super().__init__(files, "image")
+        self.labels, self.image_size, self.num_classes = labels, image_size, num_classes
 
     def _read(self, i: int) -> torch.Tensor:
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import torch
+from torch.utils.data import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +66,24 @@ class UnreadableFiles:
             f"no readable {self.kind} near index {index}; {self.count} of {len(self.files)} files are unreadable, "
             f"e.g. {[str(p) for p in self.paths[:5]]}"
         )
+
+
+class MediaFiles(Dataset):
+    """Base of the datasets that decode one file per item (images, audio, video): ``len``, and the skip
+    count and list of unreadable files, which the subclass's ``__getitem__`` fills through
+    ``self.unreadable.first_readable``."""
+
+    def __init__(self, files: Sequence[Path], kind: str):
+        self.files = files
+        self.unreadable = UnreadableFiles(files, kind)
+
+    @property
+    def num_skipped(self) -> int:
+        return self.unreadable.count
+
+    @property
+    def bad_files(self) -> list[Path]:
+        return self.unreadable.paths
+
+    def __len__(self) -> int:
+        return len(self.files)

@@ -22,12 +22,11 @@ from typing import Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from jepa.data.images import find_class_files, normalise
 from jepa.data.index import read_index
 from jepa.data.synthetic_video import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
-from jepa.data.unreadable import UnreadableFiles
+from jepa.data.unreadable import MediaFiles
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
@@ -187,7 +186,7 @@ def clip_tensor(frames: torch.Tensor, box: tuple[int, int, int, int], image_size
     return normalise(x.transpose(0, 1)).contiguous()
 
 
-class VideoFiles(Dataset):
+class VideoFiles(MediaFiles):
     """Clips read from video files on access.
 
     A file that is missing, empty, truncated or undecodable is skipped (warned about, and counted in
@@ -209,21 +208,10 @@ class VideoFiles(Dataset):
         backend: str = "decord",
     ):
         check_backend(backend)
-        self.files, self.labels, self.num_classes = files, labels, num_classes
+        super().__init__(files, "video")
+        self.labels, self.num_classes = labels, num_classes
         self.image_size, self.random_crop, self.backend = image_size, random_crop, backend
         self.sampler = sampler or ClipSampler()
-        self.unreadable = UnreadableFiles(files, "video")
-
-    @property
-    def num_skipped(self) -> int:
-        return self.unreadable.count
-
-    @property
-    def bad_files(self) -> list[Path]:
-        return self.unreadable.paths
-
-    def __len__(self) -> int:
-        return len(self.files)
 
     def read(self, index: int) -> torch.Tensor:
         """The frames the clips of video ``index`` need, uint8 ``(num_clips, T, H, W, 3)``. Raises OSError or
