@@ -37,15 +37,21 @@ class RandomPolicy:
 class WaypointPolicy:
     """Two-Rooms explorer: head for a random free waypoint, via the door when it lies in the other room.
 
-    Each env keeps its waypoint until the agent is within one step of it. Gaussian noise (``noise`` per
-    action component, actions being directions of norm <= 1) varies the paths and makes the agent brush
-    walls, so collisions are in the data too.
+    Each env keeps its waypoint until the agent is within one step of it or ``patience`` steps have passed.
+    A ``direct`` fraction of the waypoints is approached in a straight line whatever is in the way, so the
+    agent also presses against the wall and slides along it: what a planner's candidate plans do, and what
+    a world model must predict to rank them. Gaussian noise (``noise`` per action component, actions being
+    directions of norm <= 1) varies the paths.
     """
 
-    def __init__(self, env: TwoRoomsEnv, num_envs: int, seed: int, noise: float = 0.3):
-        self.env, self.noise = env, noise
+    def __init__(
+        self, env: TwoRoomsEnv, num_envs: int, seed: int, noise: float = 0.3, direct: float = 0.3, patience: int = 40
+    ):
+        self.env, self.noise, self.direct, self.patience = env, noise, direct, patience
         self.rng = np.random.default_rng(seed)
         self.waypoints = np.array([self._sample_waypoint() for _ in range(num_envs)])
+        self.straight = self.rng.random(num_envs) < direct
+        self.age = np.zeros(num_envs, dtype=int)
         # Aim a little beyond the wall's reach on either side of the door, on its centre line.
         self.door_offset = env.WALL_HALF_WIDTH + env.agent_radius + env.max_step
 
@@ -70,9 +76,12 @@ class WaypointPolicy:
         positions = np.asarray(infos["pos"], dtype=np.float64)
         actions = np.empty((len(positions), 2), dtype=np.float32)
         for i, pos in enumerate(positions):
-            if np.linalg.norm(self.waypoints[i] - pos) < self.env.max_step:
+            self.age[i] += 1
+            if np.linalg.norm(self.waypoints[i] - pos) < self.env.max_step or self.age[i] > self.patience:
                 self.waypoints[i] = self._sample_waypoint()
-            delta = self._target(pos, self.waypoints[i]) - pos
+                self.straight[i], self.age[i] = self.rng.random() < self.direct, 0
+            target = self.waypoints[i] if self.straight[i] else self._target(pos, self.waypoints[i])
+            delta = target - pos
             direction = delta / max(np.linalg.norm(delta), self.env.max_step)  # slows down on arrival
             actions[i] = np.clip(direction + self.noise * self.rng.standard_normal(2), -1.0, 1.0)
         return actions

@@ -47,6 +47,20 @@ def test_one_step_rollout_is_the_teacher_forced_prediction():
     assert torch.allclose(model.rollout(z, actions), teacher[:, -1:], atol=1e-6)
 
 
+def test_cached_rollout_equals_recomputing_the_whole_history_each_step():
+    model = _model(proprio_dim=P)
+    z, proprio, actions = torch.randn(3, 2, 1, D), torch.randn(3, 2, P), torch.randn(3, 2 - 1 + 5, A)
+    zs, ps = z, proprio
+    for t in range(2, 7):  # the reference: one full forward over everything so far per imagined step
+        z_next, p_next = model.predict(zs, actions[:, :t], ps)
+        zs, ps = torch.cat([zs, z_next[:, -1:]], 1), torch.cat([ps, p_next[:, -1:]], 1)
+    rolled = model.rollout(z, actions, proprio)
+    assert rolled.shape == (3, 5, 1, D)
+    assert torch.allclose(rolled, zs[:, 2:], atol=1e-5)
+    rolled.sum().backward()  # the cache keeps the graph: the rollout loss trains through it
+    assert model.predictor.action_embed.weight.grad.abs().sum() > 0
+
+
 def test_one_batched_rollout_equals_per_candidate_rollouts():
     model = _model(proprio_dim=P)
     z0, proprio, actions = torch.randn(1, 1, 1, D), torch.randn(1, 1, P), torch.randn(6, 4, A)
@@ -142,14 +156,25 @@ def test_checkpoint_round_trip_rebuilds_the_same_model(trained):
     assert np.isfinite(eval_json["val_teacher"])
 
 
-def test_plan_runs_an_episode_and_writes_its_report(trained, tmp_path, monkeypatch):
+def test_a_held_action_is_repeated_for_each_env_step_of_a_model_step():
+    from jepa.control.plan import model_actions
+
+    plan = torch.tensor([[[0.5, -1.0], [0.0, 1.0]]])  # (S=1, H=2, A=2)
+    held = model_actions(plan, 3, hold=True)
+    assert held.shape == (1, 2, 6) and torch.equal(held[0, 1], torch.tensor([0.0, 1.0] * 3))
+    assert torch.equal(held[0, 0].view(3, 2), plan[0, 0].expand(3, 2))
+    assert model_actions(held, 3, hold=False) is held
+
+
+@pytest.mark.parametrize("hold", ["true", "false"])
+def test_plan_runs_an_episode_and_writes_its_report(trained, tmp_path, monkeypatch, hold):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     from jepa.cli import main
 
     run_dir, _ = trained
     out = tmp_path / "plan"
     args = ["plan", f"run={run_dir}", f"out={out}", "episodes=1", "max_steps=6", "samples=16", "elites=4"]
-    assert main([*args, "iterations=2", "horizon=2", "planner=mppi", "gifs=1"]) == 0
+    assert main([*args, "iterations=2", "horizon=2", "planner=mppi", "gifs=1", f"hold={hold}"]) == 0
     result = json.loads((out / "plan.json").read_text())
     episode = result["episodes"][0]
     assert episode["steps"] == 6 and len(episode["latent_distance"]) == 3  # frameskip 2: replans at 0, 2, 4

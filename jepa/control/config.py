@@ -78,6 +78,7 @@ class PlanConfig:
     temperature: float = 0.5  # mppi only
     metric: str = "l2"  # l1 | l2 distance to the goal latent
     reduce: str = "final"  # final | sum over the horizon
+    hold: bool = True  # plan one action per model step, held for its frameskip env steps (else plan each one)
     execute: int = 1  # model steps executed before replanning
     max_steps: int = 100  # env steps per episode
     gifs: int = 3  # episodes saved as GIFs

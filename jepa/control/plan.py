@@ -42,10 +42,17 @@ def make_planner(cfg: PlanConfig, low: np.ndarray, high: np.ndarray, seed: int) 
     )
 
 
-def rollout_fn(model: WorldModel, proprio: torch.Tensor | None) -> RolloutFn:
+def model_actions(plan: torch.Tensor, frameskip: int, hold: bool) -> torch.Tensor:
+    """Planned actions (..., A or frameskip * A) -> the model's per-step input (..., frameskip * A): a held
+    action is repeated for each of the step's env steps."""
+    return plan.repeat(*([1] * (plan.dim() - 1)), frameskip) if hold else plan
+
+
+def rollout_fn(model: WorldModel, proprio: torch.Tensor | None, frameskip: int, hold: bool) -> RolloutFn:
     """Batched rollouts from one observed step; the current proprio state (1, 1, P), if any, is every candidate's."""
 
     def rollout(z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        actions = model_actions(actions, frameskip, hold)
         return model.rollout(z0, actions, None if proprio is None else proprio.expand(len(z0), -1, -1))
 
     return rollout
@@ -67,7 +74,8 @@ def run_episode(
         record["env_steps"].append(step)
         record["latent_distance"].append(goal_energy(z[None], z_goal, cfg.metric).item())
         record["true_distance"].append(info["distance"])
-        for action in mpc.act(rollout_fn(model, p), z, z_goal).view(frameskip, -1).numpy():
+        plan = mpc.act(rollout_fn(model, p, frameskip, cfg.hold), z, z_goal)
+        for action in model_actions(plan, frameskip, cfg.hold).view(frameskip, -1).numpy():
             obs, _, terminated, truncated, info = env.step(action)
             frames.append(env.render())
             step += 1
@@ -92,7 +100,7 @@ def run_planning(cfg: PlanConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     env = gym.make(ENV_ID, render_mode="rgb_array", max_episode_steps=cfg.max_steps)
     k = train_cfg.frameskip
-    low, high = (np.tile(bound, k) for bound in (env.action_space.low, env.action_space.high))
+    low, high = (np.tile(bound, 1 if cfg.hold else k) for bound in (env.action_space.low, env.action_space.high))
     mpc = MPC(make_planner(cfg, low, high, cfg.seed), cfg.horizon, cfg.execute)
     episodes = []
     for i in range(cfg.episodes):

@@ -71,17 +71,20 @@ class WorldModel(nn.Module):
 
     def rollout(self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
         """Autoregressive prediction after C observed steps: z (B, C, N, D), actions (B, C - 1 + H, A) (the C - 1
-        between the observed steps, then the H to imagine), proprio (B, C, P) or None -> (B, H, N, D)."""
+        between the observed steps, then the H to imagine), proprio (B, C, P) or None -> (B, H, N, D).
+        A key-value cache feeds the predictor one new step per call, so H steps cost H step-forwards."""
         observed = z.shape[1]
         horizon = actions.shape[1] - observed + 1
         if horizon < 1:
             raise ValueError(f"{actions.shape[1]} actions after {observed} observed steps leave nothing to roll out")
-        for t in range(observed, observed + horizon):
-            z_next, p_next = self.predictor(z, actions[:, :t], proprio)
-            z = torch.cat([z, z_next[:, -1:]], dim=1)
-            if proprio is not None:
-                proprio = torch.cat([proprio, p_next[:, -1:]], dim=1)
-        return z[:, observed:]
+        cache = self.predictor.new_cache()
+        z_next, p_next = self.predictor(z, actions[:, :observed], proprio, cache)
+        steps = [z_next[:, -1:]]
+        p_next = None if p_next is None else p_next[:, -1:]
+        for t in range(observed, observed + horizon - 1):
+            z_next, p_next = self.predictor(steps[-1], actions[:, t : t + 1], p_next, cache)
+            steps.append(z_next)
+        return torch.cat(steps, dim=1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         actions, proprio = batch["actions"], batch.get("proprio")

@@ -33,6 +33,9 @@ class Attention(nn.Module):
     """Multi-head self-attention with one fused qkv projection. x: (B, N, D) -> (B, N, D).
 
     mask (optional): boolean (N, N) or (B, 1, N, N), True where a query may attend to a key.
+    cache (optional): a dict that keeps this layer's keys and values between calls, so a sequence can be fed
+    a piece at a time (autoregressive rollouts) without recomputing its past; the new queries attend to the
+    cached keys followed by their own, and ``mask`` is then (N, past + N).
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, backend: str = "sdpa"):
@@ -46,9 +49,13 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
         B, N, D = x.shape
         q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
         if self.backend == "xformers":
             out = _xformers_attention(q, k, v, mask)
         elif q.device.type == "cpu" and q.dtype == torch.bfloat16 and torch.is_grad_enabled():
@@ -76,8 +83,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = MLP(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), mask, cache)
         return x + self.mlp(self.norm2(x))
 
 

@@ -64,11 +64,14 @@ class MaskedPredictor(nn.Module):
         return self.proj(self.norm(x[:, num_ctx:]))
 
 
-def block_causal_mask(num_steps: int, tokens_per_step: int, device: torch.device | None = None) -> torch.Tensor:
-    """Boolean (L, L) attention mask, L = num_steps * tokens_per_step: True where a token may attend, i.e.
-    to every token of its own step and of earlier steps. Built for the actual length of each call."""
-    step = torch.arange(num_steps, device=device).repeat_interleave(tokens_per_step)
-    return step[:, None] >= step[None, :]
+def block_causal_mask(
+    num_steps: int, tokens_per_step: int, device: torch.device | None = None, past_steps: int = 0
+) -> torch.Tensor:
+    """Boolean (L, P + L) attention mask, L = num_steps * tokens_per_step and P = past_steps * tokens_per_step
+    (steps already in a key-value cache): True where a token may attend, i.e. to every token of its own step
+    and of earlier steps. Built for the actual length of each call."""
+    keys = torch.arange(past_steps + num_steps, device=device).repeat_interleave(tokens_per_step)
+    return keys[-num_steps * tokens_per_step :, None] >= keys[None, :]
 
 
 class ActionConditionedPredictor(nn.Module):
@@ -109,12 +112,22 @@ class ActionConditionedPredictor(nn.Module):
         init_transformer_weights(self)
         nn.init.trunc_normal_(self.slot_embed, std=0.02)
 
+    def new_cache(self) -> list[dict]:
+        """An empty key-value cache for :meth:`forward`: one dict per block."""
+        return [{} for _ in self.blocks]
+
     def forward(
-        self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None
+        self,
+        z: torch.Tensor,
+        actions: torch.Tensor,
+        proprio: torch.Tensor | None = None,
+        cache: list[dict] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """z: (B, T, N, D), actions: (B, T, A), proprio: (B, T, P) or None -> predicted z_{t+1} (B, T, N, D)
-        and p_{t+1} (B, T, P) or None."""
+        and p_{t+1} (B, T, P) or None. With a ``cache`` (from :meth:`new_cache`) the T steps continue the
+        steps fed through that cache before, whose keys and values are reused rather than recomputed."""
         B, T, N, _ = z.shape
+        past = 0 if cache is None or "k" not in cache[0] else cache[0]["k"].shape[2] // self.tokens_per_step
         if (proprio is None) != (self.proprio_embed is None):
             raise ValueError(f"this predictor {'needs' if self.proprio_dim else 'takes no'} proprio inputs")
         groups = [self.action_embed(actions).unsqueeze(2)]
@@ -122,11 +135,11 @@ class ActionConditionedPredictor(nn.Module):
             groups.append(self.proprio_embed(proprio).unsqueeze(2))
         groups.append(self.frame_embed(z))
         x = torch.cat(groups, dim=2) + self.slot_embed
-        x = x + sincos_1d(x.shape[-1], torch.arange(T)).to(x)[:, None]
+        x = x + sincos_1d(x.shape[-1], torch.arange(past, past + T)).to(x)[:, None]
         x = x.flatten(1, 2)
-        mask = block_causal_mask(T, self.tokens_per_step, x.device)
-        for block in self.blocks:
-            x = block(x, mask)
+        mask = block_causal_mask(T, self.tokens_per_step, x.device, past)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, None if cache is None else cache[i])
         x = self.norm(x).view(B, T, self.tokens_per_step, -1)
         z_next = z + self.frame_head(x[:, :, -N:])
         p_next = None if self.proprio_head is None else proprio + self.proprio_head(x[:, :, 1])
