@@ -63,6 +63,16 @@ def test_bad_values_fail_naming_the_key(override, key):
         load_config(override.split())
 
 
+def test_collapse_ablation_is_refused_unless_explicitly_allowed():
+    from jepa.train.build import build_method
+
+    with pytest.raises(ConfigError, match="regularizer.allow_collapse=true"):
+        load_config(["regularizer.online_target=true"])
+    cfg = load_config(["regularizer.online_target=true", "regularizer.allow_collapse=true"])
+    method = build_method(cfg)
+    assert method.target_encoder is None and method.regularizer is None
+
+
 def test_cli_reports_a_bad_key_before_any_work(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "jepa.cli", "train", "optim.lrr=1"],

@@ -78,6 +78,8 @@ class RegularizerConfig:
     sigreg_weight: float = 0.05  # sigreg: lambda (LeJEPA: 0.02-0.1)
     sigreg_slices: int = 256  # sigreg: random 1-D projections per step
     online_target: bool = False  # LeJEPA mode: no EMA target and no stop-gradient (needs a regularizer)
+    # deliberate ablation: accept online_target with name=none, a run meant to collapse (a control, not a method)
+    allow_collapse: bool = False
 
 
 @dataclass
@@ -167,9 +169,10 @@ def validate(cfg: Config) -> None:
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     _check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
     _check_choice("regularizer.name", cfg.regularizer.name, REGULARIZERS)
-    if cfg.regularizer.online_target and cfg.regularizer.name == "none":
+    if cfg.regularizer.online_target and cfg.regularizer.name == "none" and not cfg.regularizer.allow_collapse:
         raise ConfigError(
-            "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise)"
+            "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise); "
+            "to run the collapse ablation on purpose, add regularizer.allow_collapse=true"
         )
     if cfg.data.image_size % cfg.model.patch_size:
         raise ConfigError(
