@@ -1,4 +1,4 @@
-"""The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``,
+"""The ``jepa`` command: ``jepa train|eval|bench|bench-video [hydra overrides]``,
 ``jepa collect|wm-train|plan [key=value ...]``, ``jepa compare RUN_DIR ... [out=PNG]``."""
 
 from __future__ import annotations
@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import sys
 
-USAGE = """usage: jepa {train,eval,bench,compare,collect,wm-train,plan} [key=value ...]
+USAGE = """usage: jepa {train,eval,bench,bench-video,compare,collect,wm-train,plan} [key=value ...]
 
   jepa train experiment=ijepa_shapes        pretrain, then probe and plot (the README's main job)
   jepa eval  experiment=ijepa_shapes        probe the latest checkpoint of that run
   jepa bench experiment=ijepa_shapes        time training steps (samples/s, GFLOP/s, peak memory)
+  jepa bench-video experiment=vjepa_moving_shapes
+                                            clips/s the video loader decodes per backend vs clips/s training uses
   jepa compare runs/a runs/b out=compare.png
                                             overlay the loss, RankMe and feature-std curves of several runs
   jepa collect env=jepa/TwoRooms-v0 policy=waypoint episodes=200 out=data/two_rooms
@@ -61,7 +63,12 @@ def _load(command: str, args: list[str]):
         return parse_key_values(WorldModelTrainConfig if command == "wm-train" else PlanConfig, args, command)
     from jepa.train.config import load_config
 
-    return load_config(args)
+    cfg = load_config(args)
+    if command == "bench-video":
+        from jepa.bench_video import check_video_config
+
+        check_video_config(cfg)
+    return cfg
 
 
 def _train(cfg) -> None:
@@ -107,6 +114,19 @@ def _bench(cfg) -> None:
         )
 
 
+def _bench_video(cfg) -> None:
+    from evals.report import format_table
+    from jepa.bench_video import COLUMNS, run_video_bench
+
+    rows = run_video_bench(cfg)
+    data = cfg.data
+    print(
+        f"bench-video: {data.name}, {data.frames_per_clip} frames every {data.frame_step} at {data.image_size} px, "
+        f"batch {data.batch_size}, {cfg.model.name} depth {cfg.model.depth}"
+    )
+    print(format_table(rows, COLUMNS))
+
+
 def _compare(cfg) -> None:
     from jepa.plots import plot_runs
 
@@ -118,6 +138,7 @@ COMMANDS = {
     "train": _train,
     "eval": _eval,
     "bench": _bench,
+    "bench-video": _bench_video,
     "compare": _compare,
     "collect": _collect,
     "wm-train": _wm_train,

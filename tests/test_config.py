@@ -56,6 +56,8 @@ def test_wrong_type_fails():
         ("experiment=vjepa_moving_shapes model.patch_embed=conv", "model.patch_embed"),
         ("regularizer.name=vicreg", "regularizer.name"),
         ("regularizer.online_target=true", "regularizer.online_target"),
+        ("bench.video_backends=[opencv]", "bench.video_backends"),
+        ("bench.clips=0", "bench.clips"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):
