@@ -1,15 +1,20 @@
-"""The ``jepa`` command: ``jepa train|eval|bench [hydra overrides]``, ``jepa collect|wm-train|plan [key=value ...]``."""
+"""The ``jepa`` command: ``jepa train|eval|bench|bench-video [hydra overrides]``,
+``jepa collect|wm-train|plan [key=value ...]``, ``jepa compare RUN_DIR ... [out=PNG]``."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-USAGE = """usage: jepa {train,eval,bench,collect,wm-train,plan} [key=value ...]
+USAGE = """usage: jepa {train,eval,bench,bench-video,compare,collect,wm-train,plan} [key=value ...]
 
   jepa train experiment=ijepa_shapes        pretrain, then probe and plot (the README's main job)
   jepa eval  experiment=ijepa_shapes        probe the latest checkpoint of that run
   jepa bench experiment=ijepa_shapes        time training steps (samples/s, GFLOP/s, peak memory)
+  jepa bench-video experiment=vjepa_moving_shapes
+                                            clips/s the video loader decodes per backend vs clips/s training uses
+  jepa compare runs/a runs/b out=compare.png
+                                            overlay the loss, RankMe and feature-std curves of several runs
   jepa collect env=jepa/TwoRooms-v0 policy=waypoint episodes=200 out=data/two_rooms
                                             record episodes as trajectory shards (keys: envs/collect.py)
   jepa wm-train data=data/two_rooms out=runs/world_model
@@ -47,6 +52,10 @@ def _load(command: str, args: list[str]):
         from envs.collect import parse_collect_args
 
         return parse_collect_args(args)
+    if command == "compare":
+        from jepa.plots import parse_compare_args
+
+        return parse_compare_args(args)
     if command in ("wm-train", "plan"):
         from jepa.control.config import PlanConfig, WorldModelTrainConfig
         from jepa.keyvalue import parse_key_values
@@ -54,7 +63,12 @@ def _load(command: str, args: list[str]):
         return parse_key_values(WorldModelTrainConfig if command == "wm-train" else PlanConfig, args, command)
     from jepa.train.config import load_config
 
-    return load_config(args)
+    cfg = load_config(args)
+    if command == "bench-video":
+        from jepa.bench_video import check_video_config
+
+        check_video_config(cfg)
+    return cfg
 
 
 def _train(cfg) -> None:
@@ -100,7 +114,36 @@ def _bench(cfg) -> None:
         )
 
 
-COMMANDS = {"train": _train, "eval": _eval, "bench": _bench, "collect": _collect, "wm-train": _wm_train, "plan": _plan}
+def _bench_video(cfg) -> None:
+    from evals.report import format_table
+    from jepa.bench_video import COLUMNS, run_video_bench
+
+    rows = run_video_bench(cfg)
+    data = cfg.data
+    print(
+        f"bench-video: {data.name}, {data.frames_per_clip} frames every {data.frame_step} at {data.image_size} px, "
+        f"batch {data.batch_size}, {cfg.model.name} depth {cfg.model.depth}"
+    )
+    print(format_table(rows, COLUMNS))
+
+
+def _compare(cfg) -> None:
+    from jepa.plots import plot_runs
+
+    runs, out = cfg
+    print(f"wrote {plot_runs(runs, out)}")
+
+
+COMMANDS = {
+    "train": _train,
+    "eval": _eval,
+    "bench": _bench,
+    "bench-video": _bench_video,
+    "compare": _compare,
+    "collect": _collect,
+    "wm-train": _wm_train,
+    "plan": _plan,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,19 +1,35 @@
-"""One PNG per run: training curves, collapse monitors and probe results side by side."""
+"""PNG plots of runs: one per run (training curves, collapse monitors, probe results side by side) and one
+overlaying the curves of several runs (``jepa compare``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+from jepa.train.config import ConfigError
 from jepa.train.logging import read_metrics
 
+# metrics.jsonl key -> (panel title, y scale): the loss, then the collapse monitors
+COMPARED = {
+    "loss": ("training loss", "log"),
+    "rankme": ("RankMe of pooled features (1 = collapsed)", "linear"),
+    "feature_std": ("mean per-dimension feature std", "log"),
+}
 
-def plot_run(run_dir: str | Path) -> Path:
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only backend, imported late so the library never needs a display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_run(run_dir: str | Path) -> Path:
+    plt = _pyplot()
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -48,3 +64,43 @@ def plot_run(run_dir: str | Path) -> Path:
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def plot_runs(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
+    """Overlay the loss and collapse-monitor curves (``COMPARED``) of several runs, one line per run labelled
+    with its directory name, so an ablation reads in one figure."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(COMPARED), figsize=(5 * len(COMPARED), 4))
+    for run_dir in map(Path, run_dirs):
+        metrics = read_metrics(run_dir)
+        for ax, key in zip(axes, COMPARED):
+            logged = [m for m in metrics if key in m]
+            ax.plot([m["step"] for m in logged], [m[key] for m in logged], label=run_dir.name)
+    for ax, (title, scale) in zip(axes, COMPARED.values()):
+        ax.set(title=title, xlabel="step", yscale=scale)
+    axes[0].legend()
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def parse_compare_args(args: list[str]) -> tuple[list[Path], Path]:
+    """``RUN_DIR ... [out=PNG]`` -> (run directories, output path); fails naming a run without metrics."""
+    runs, out = [], Path("compare.png")
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            runs.append(Path(arg))
+        elif key == "out":
+            out = Path(value)
+        else:
+            raise ConfigError(f"unknown key {key!r} for compare; usage: jepa compare RUN_DIR ... [out=PNG]")
+    if not runs:
+        raise ConfigError("compare needs at least one run directory")
+    for run in runs:
+        if not (run / "metrics.jsonl").is_file():
+            raise ConfigError(f"{run} has no metrics.jsonl")
+    return runs, out

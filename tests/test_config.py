@@ -56,11 +56,23 @@ def test_wrong_type_fails():
         ("experiment=vjepa_moving_shapes model.patch_embed=conv", "model.patch_embed"),
         ("regularizer.name=vicreg", "regularizer.name"),
         ("regularizer.online_target=true", "regularizer.online_target"),
+        ("bench.video_backends=[opencv]", "bench.video_backends"),
+        ("bench.clips=0", "bench.clips"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
         load_config(override.split())
+
+
+def test_collapse_ablation_is_refused_unless_explicitly_allowed():
+    from jepa.train.build import build_method
+
+    with pytest.raises(ConfigError, match="regularizer.allow_collapse=true"):
+        load_config(["regularizer.online_target=true"])
+    cfg = load_config(["regularizer.online_target=true", "regularizer.allow_collapse=true"])
+    method = build_method(cfg)
+    assert method.target_encoder is None and method.regularizer is None
 
 
 def test_cli_reports_a_bad_key_before_any_work(tmp_path):

@@ -12,37 +12,6 @@ from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
 from jepa.train.config import load_config  # noqa: E402
 from jepa.train.engine import Trainer  # noqa: E402
 
-TINY_VIDEO = [
-    "experiment=vjepa_moving_shapes",
-    "model.embed_dim=32",
-    "model.depth=1",
-    "model.num_heads=2",
-    "model.patch_size=4",
-    "model.predictor_dim=16",
-    "model.predictor_depth=1",
-    "model.predictor_heads=2",
-    "data.image_size=32",
-    "data.frames_per_clip=4",
-    "data.video_frames=8",
-    "data.num_train=16",
-    "data.num_val=8",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "optim.warmup_steps=2",
-    "train.steps=6",
-    "train.log_every=1",
-    "train.checkpoint_every=3",
-    "train.progress=false",
-    "train.threads=1",
-    "eval.batch_size=8",
-]
-
-
-@pytest.fixture
-def video_overrides(tmp_path_factory, tmp_path):
-    root = tmp_path_factory.getbasetemp() / "videos"  # shared by the tests of one session
-    return [*TINY_VIDEO, f"data.root={root}", f"run_dir={tmp_path / 'run'}"]
-
 
 def _records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -102,8 +102,8 @@ VIDEO_BACKENDS: dict[str, Callable[[str], VideoReader]] = {"decord": DecordReade
 _BACKEND_MODULES = {"decord": "decord", "torchcodec": "torchcodec.decoders"}
 _INSTALL_HINTS = {
     "decord": "pip install 'jepa[video]' (it installs decord2)",
-    "torchcodec": "pip install torchcodec, with FFmpeg's shared libraries installed on the system "
-    "(e.g. apt-get install ffmpeg); or use backend='decord'",
+    "torchcodec": "pip install torchcodec==0.13.0 (the last CPU build), with FFmpeg's shared libraries installed "
+    "on the system (e.g. apt-get install ffmpeg); or use backend='decord'",
 }
 
 

@@ -36,7 +36,8 @@ class MaskedJEPA(nn.Module):
     An optional ``regularizer(tokens, step)`` (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) is
     added on the context encoder's output tokens. ``online_target=True`` is LeJEPA's mode: no EMA copy and
     no stop-gradient, the targets are the online encoder's own tokens, and the regularizer alone keeps the
-    embeddings from collapsing.
+    embeddings from collapsing; without one it refuses to build unless ``allow_collapse=True`` (the
+    ablation that shows the collapse).
     """
 
     def __init__(
@@ -46,10 +47,14 @@ class MaskedJEPA(nn.Module):
         loss: str = "smooth_l1",
         regularizer: nn.Module | None = None,
         online_target: bool = False,
+        allow_collapse: bool = False,
     ):
         super().__init__()
-        if online_target and regularizer is None:
-            raise ValueError("an online target (no EMA) collapses without a regularizer such as SIGReg or VCR")
+        if online_target and regularizer is None and not allow_collapse:
+            raise ValueError(
+                "an online target (no EMA) collapses without a regularizer such as SIGReg or VCR; "
+                "pass allow_collapse=True to run that ablation on purpose"
+            )
         self.encoder = encoder
         self.predictor = predictor
         self.online_target = online_target

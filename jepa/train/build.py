@@ -83,6 +83,7 @@ def build_method(cfg: Config) -> MaskedJEPA:
         loss=cfg.optim.loss,
         regularizer=build_regularizer(cfg.regularizer),
         online_target=cfg.regularizer.online_target,
+        allow_collapse=cfg.regularizer.allow_collapse,
     )
 
 

@@ -78,6 +78,8 @@ class RegularizerConfig:
     sigreg_weight: float = 0.05  # sigreg: lambda (LeJEPA: 0.02-0.1)
     sigreg_slices: int = 256  # sigreg: random 1-D projections per step
     online_target: bool = False  # LeJEPA mode: no EMA target and no stop-gradient (needs a regularizer)
+    # deliberate ablation: accept online_target with name=none, a run meant to collapse (a control, not a method)
+    allow_collapse: bool = False
 
 
 @dataclass
@@ -107,8 +109,10 @@ class EvalConfig:
 class BenchConfig:
     steps: int = 10
     warmup: int = 3
-    repeats: int = 3  # timings per precision; the median is reported
+    repeats: int = 3  # timings per precision (bench-video: also per loader setting); the median is reported
     precisions: list[str] = field(default_factory=lambda: ["fp32", "bf16"])
+    clips: int = 320  # bench-video: clips per timing of the loader (bench.repeats timings per backend and workers)
+    video_backends: list[str] = field(default_factory=lambda: ["decord", "torchcodec"])  # bench-video
 
 
 @dataclass
@@ -153,7 +157,7 @@ def _check_positive(cfg: Config, *keys: str) -> None:
 def validate(cfg: Config) -> None:
     """Value checks the type system cannot express, each naming its key."""
     from jepa.data.images import IMAGE_DATASETS
-    from jepa.data.video import VIDEO_DATASETS
+    from jepa.data.video import VIDEO_BACKENDS, VIDEO_DATASETS
     from jepa.losses import PREDICTION_LOSSES
     from jepa.models import MODEL_SIZES
     from jepa.models.attention import ATTENTION_BACKENDS
@@ -167,19 +171,22 @@ def validate(cfg: Config) -> None:
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     _check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
     _check_choice("regularizer.name", cfg.regularizer.name, REGULARIZERS)
-    if cfg.regularizer.online_target and cfg.regularizer.name == "none":
+    if cfg.regularizer.online_target and cfg.regularizer.name == "none" and not cfg.regularizer.allow_collapse:
         raise ConfigError(
-            "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise)"
+            "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise); "
+            "to run the collapse ablation on purpose, add regularizer.allow_collapse=true"
         )
     if cfg.data.image_size % cfg.model.patch_size:
         raise ConfigError(
             f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
         )
     _check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
-    _check_positive(cfg, "train.monitor_every")
+    _check_positive(cfg, "train.monitor_every", "bench.clips")
     for key in ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "optim.betas", "optim.ema_momentum"):
         if len(_value(cfg, key)) != 2:
             raise ConfigError(f"{key} must be a pair [low, high]")
+    for backend in cfg.bench.video_backends:
+        _check_choice("bench.video_backends", backend, VIDEO_BACKENDS)
     video = cfg.data.name in VIDEO_DATASETS
     if video:
         _validate_video(cfg)
