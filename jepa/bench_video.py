@@ -46,7 +46,7 @@ def decode_rate(cfg: Config, backend: str, num_workers: int) -> dict:
     steps = math.ceil(cfg.bench.clips / data.batch_size)
     loader = build_train_loader(
         dataset,
-        build_masks(cfg.mask, encoder.grid),
+        build_masks(cfg.mask, encoder.grid, cfg.train.steps),
         global_batch=data.batch_size,
         seed=cfg.train.seed,
         total_steps=1 + cfg.bench.repeats * steps,

@@ -8,10 +8,11 @@ from pathlib import Path
 import torch
 
 from evals import RawPatches, evaluate_encoders, format_table, write_eval
+from jepa.data.audio import AUDIO_DATASETS
 from jepa.methods import MaskedJEPA
 from jepa.plots import plot_run
 from jepa.train import checkpoint as ckpt
-from jepa.train.build import build_dataset, build_encoder, build_method, clip_frames
+from jepa.train.build import build_dataset, build_encoder, build_method, clip_frames, input_size
 from jepa.train.config import Config
 from jepa.train.runtime import select_device
 
@@ -32,22 +33,24 @@ def load_trained_method(cfg: Config) -> MaskedJEPA:
 
 
 def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
-    """Linear and kNN probes of the main label plus every other label the dataset carries; on video also
-    attentive probes of the main label and of the dynamics labels (motion direction and velocity for the
-    moving shapes). Writes ``eval.json`` and the summary plot into the run directory and prints the table."""
+    """Linear and kNN probes of the main label plus every other label the dataset carries; on video and audio
+    also an attentive probe of the main label, and on video of the dynamics labels (motion direction and velocity
+    for the moving shapes). Writes ``eval.json`` and the summary plot into the run directory and prints the table."""
     device = select_device(cfg.train.device)
-    train_set, val_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "val")
+    train_set, val_set = (build_dataset(cfg.data, split, cfg.run_dir) for split in ("train", "val"))
     frames = clip_frames(cfg.data)
+    # video and audio labels lie in how tokens relate over time, which only a probe reading the tokens sees
+    token_probes = frames is not None or cfg.data.name in AUDIO_DATASETS
     encoders: dict = {"pretrained": method.eval_encoder()}
     if cfg.eval.baselines:
         torch.manual_seed(cfg.train.seed + 1)
-        encoders["random_init"] = build_encoder(cfg.model, cfg.data.image_size, frames)
-        # on video the raw baseline is cut into the encoder's tubelets, so the attentive probe can read it too
-        patch = (cfg.model.tubelet_size, cfg.model.patch_size, cfg.model.patch_size)
-        encoders["raw_input"] = RawPatches(patch) if frames else None
+        encoders["random_init"] = build_encoder(cfg.model, input_size(cfg.data), frames)
+        # the raw baseline is cut into the encoder's patches (tubelets), so the attentive probe can read it too
+        patch = (*([cfg.model.tubelet_size] if frames else []), cfg.model.patch_size, cfg.model.patch_size)
+        encoders["raw_input"] = RawPatches(patch) if token_probes else None
     labels = getattr(train_set, "labels", {})
     main = getattr(train_set, "main_label", None)
-    attentive = [main, *(name for name in DYNAMICS_LABELS if name in labels)] if frames else []
+    attentive = [main, *(name for name in DYNAMICS_LABELS if name in labels)] if token_probes else []
     rows = evaluate_encoders(
         {k: v if v is None else v.to(device) for k, v in encoders.items()},
         train_set,

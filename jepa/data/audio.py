@@ -11,18 +11,22 @@ Files are read with soundfile (wav, flac, ogg, mp3); torchaudio supplies resampl
 from __future__ import annotations
 
 import csv
+import json
 import math
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from jepa.data.images import find_class_files
-from jepa.data.index import read_index
+from jepa.data.index import read_index, split_source
 from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
 from jepa.data.unreadable import MediaFiles
 
+AUDIO_DATASETS = ("sounds", "audio_folder")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 SAMPLE_RATE = 16_000
 NUM_MEL_BINS = 128
@@ -87,6 +91,11 @@ def crop_or_pad(
     return out
 
 
+def clip_seconds(num_frames: int) -> float:
+    """The clip duration whose filterbank has exactly ``num_frames`` frames (the encoder's time axis)."""
+    return (_WINDOW + (num_frames - 1) * _HOP) / SAMPLE_RATE
+
+
 def log_mel_fbank(wave: torch.Tensor) -> torch.Tensor:
     """Kaldi-compatible log-mel filterbank ``(frames, NUM_MEL_BINS)`` of 16 kHz samples ``(n,)``, n >= 400,
     with A-JEPA's (and AudioMAE's) settings: Hann window, HTK mel scale, no dither, no energy term."""
@@ -106,8 +115,10 @@ def log_mel_fbank(wave: torch.Tensor) -> torch.Tensor:
 class AudioFiles(MediaFiles):
     """Fixed-length clips of sound files read on access.
 
-    ``duration`` seconds per clip (``num_frames`` filterbank frames): longer sounds are cropped (centred, or
-    at random with ``random_crop``), shorter ones padded with silence. ``stats`` = (mean, std) normalises the
+    ``duration`` seconds per clip (``num_frames`` filterbank frames): longer sounds are cropped, shorter ones
+    padded with silence. Indexing centres the clip; with ``random_crop``, :meth:`item` places it at random with
+    the generator it is given (the training loader's, seeded per step and sample, so a resumed run replays the
+    same crops), while probes, which index, still see the centre. ``stats`` = (mean, std) normalises the
     features; compute it once on the training set with :func:`fbank_stats` and keep it with the run
     (``None``: raw log-mel values). A file that is missing, empty, truncated or not audio is skipped (warned
     about, and counted in ``num_skipped`` across loader workers) and the next readable one returned instead;
@@ -140,15 +151,20 @@ class AudioFiles(MediaFiles):
     def num_frames(self) -> int:
         return 1 + (self.num_samples - _WINDOW) // _HOP
 
-    def features(self, index: int) -> torch.Tensor:
-        """Unnormalised log-mel ``(num_frames, NUM_MEL_BINS)`` of a clip of file ``index``; raises on a bad file."""
-        return log_mel_fbank(crop_or_pad(read_audio(self.files[index]), self.num_samples, self.random_crop))
+    def features(self, index: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Unnormalised log-mel ``(num_frames, NUM_MEL_BINS)`` of a clip of file ``index``, centred unless
+        ``random_crop`` and a ``generator`` to draw its place; raises on a bad file."""
+        random = self.random_crop and generator is not None
+        return log_mel_fbank(crop_or_pad(read_audio(self.files[index]), self.num_samples, random, generator))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        i, x = self.unreadable.first_readable(index, self.features)
+    def item(self, index: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, int]:
+        i, x = self.unreadable.first_readable(index, lambda j: self.features(j, generator))
         if self.stats is not None:
             x = (x - self.stats[0]) / self.stats[1]
         return x[None], int(self.labels[self.main_label][i])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.item(index)
 
 
 def fbank_stats(dataset: AudioFiles) -> tuple[float, float]:
@@ -228,3 +244,45 @@ class SyntheticSounds(AudioFiles):
             random_crop=random_crop,
             stats=stats,
         )
+
+
+def run_fbank_stats(path: Path, train_set: Callable[[], AudioFiles]) -> tuple[float, float]:
+    """:func:`fbank_stats` of the (unnormalised) ``train_set()``, computed once and kept as JSON at ``path`` (in
+    the run directory): a resumed run and its evaluations then normalise exactly as training started, without
+    reading every file again, and even if files are added later."""
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return saved["mean"], saved["std"]
+    train_set = train_set()
+    mean, std = fbank_stats(train_set)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    record = {"mean": mean, "std": std, "files": len(train_set) - train_set.num_skipped, "frames": train_set.num_frames}
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)  # ranks computing the same numbers may race; each write is whole
+    return mean, std
+
+
+def build_audio_dataset(
+    name: str,
+    split: str,
+    root: str | Path,
+    *,
+    stats_path: Path,
+    num_frames: int,
+    random_crop: bool = False,
+    **kwargs,
+) -> AudioFiles:
+    """'sounds' (generated under root; ``kwargs`` go to :class:`SyntheticSounds`) or 'audio_folder' (a user's
+    files, see :func:`jepa.data.index.split_source`), ``num_frames`` filterbank frames per clip, normalised with
+    the training split's statistics kept at ``stats_path`` (see :func:`run_fbank_stats`)."""
+    if name not in AUDIO_DATASETS:
+        raise ValueError(f"unknown audio dataset {name!r}; choose from {list(AUDIO_DATASETS)}")
+
+    def make(split: str, stats: tuple[float, float] | None) -> AudioFiles:
+        clip = {"duration": clip_seconds(num_frames), "random_crop": random_crop, "stats": stats}
+        if name == "sounds":
+            return SyntheticSounds(root, split, **kwargs, **clip)
+        return AudioClipDataset(split_source(Path(root), split), **clip)
+
+    return make(split, run_fbank_stats(stats_path, lambda: make("train", None)))

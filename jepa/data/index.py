@@ -21,3 +21,14 @@ def read_index(path: Path) -> tuple[list[Path], list[int]]:
     if not files:
         raise ValueError(f"index {path} lists no files")
     return files, ids
+
+
+def split_source(root: Path, split: str) -> Path:
+    """A user's media for ``split``: ``root/<split>/`` or ``root/<split>.csv`` when present, else (train only)
+    ``root`` itself, a folder or a CSV index."""
+    for candidate in (root / split, root / f"{split}.csv"):
+        if candidate.exists():
+            return candidate
+    if split == "train":
+        return root
+    raise FileNotFoundError(f"{root} has no {split}/ folder or {split}.csv index to evaluate on")

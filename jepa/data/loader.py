@@ -1,7 +1,8 @@
 """A step-indexed, resumable, rank-sharded training loader whose workers also draw the masks.
 
 Batch ``s`` is a pure function of (seed, s): its sample indices come from the permutation of epoch
-``s // steps_per_epoch`` and its masks from a generator seeded with (seed, s). Resuming at step
+``s // steps_per_epoch``, its masks from a generator seeded with (seed, s) (a mask curriculum also sees s), and
+any random draw a dataset makes per item (a crop) from a generator seeded with (seed, s, index). Resuming at step
 ``s`` therefore replays exactly what an uninterrupted run would have seen, with any number of
 workers, and under DDP each rank takes its slice of the same global batch (so a DDP run sees the
 same data and masks as one process with the same global batch).
@@ -10,6 +11,7 @@ same data and masks as one process with the same global batch).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
@@ -20,6 +22,25 @@ MaskGenerator = Callable[[int, torch.Generator], tuple[list[torch.Tensor], list[
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     """An independent generator per (seed, step, stream)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 8 + stream)
+
+
+def item_generator(seed: int, step: int, index: int) -> torch.Generator:
+    """An independent generator per (seed, step, sample index), for a dataset's per-item random draws."""
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 8 + 2) * 1_000_003 + index)
+
+
+@runtime_checkable
+class RandomItems(Protocol):
+    """A dataset whose training items take random draws (e.g. audio crops) from a given generator."""
+
+    def item(self, index: int, generator: torch.Generator | None = None) -> Any: ...
+
+
+@runtime_checkable
+class ScheduledMasks(Protocol):
+    """Masks that change over training (a curriculum): ``at_step(step)`` is that step's mask generator."""
+
+    def at_step(self, step: int) -> MaskGenerator: ...
 
 
 class StepBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -60,13 +81,16 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
 
 
 class StepTagged(Dataset):
-    """Wraps a dataset so items carry the step they were drawn for (the collator seeds masks with it)."""
+    """Wraps a dataset so items carry the step they were drawn for (the collator seeds masks with it), and
+    hands :class:`RandomItems` datasets their (seed, step, index) generator."""
 
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
 
     def __getitem__(self, key: tuple[int, int]):
         step, index = key
+        if isinstance(self.dataset, RandomItems):
+            return self.dataset.item(index, item_generator(self.seed, step, index)), step
         return self.dataset[index], step
 
     def __len__(self) -> int:
@@ -83,7 +107,8 @@ class MaskCollator:
     def __call__(self, items: list) -> dict:
         step = items[0][1]
         x, y = default_collate([item for item, _ in items])
-        masks_ctx, masks_tgt = self.masks(self.global_batch, step_generator(self.seed, step))
+        masks = self.masks.at_step(step) if isinstance(self.masks, ScheduledMasks) else self.masks
+        masks_ctx, masks_tgt = masks(self.global_batch, step_generator(self.seed, step))
         return {
             "x": x,
             "y": y,
@@ -108,7 +133,7 @@ def build_train_loader(
 ) -> DataLoader:
     sampler = StepBatchSampler(len(dataset), global_batch, seed, total_steps, start_step, rank, world_size)
     return DataLoader(
-        StepTagged(dataset),
+        StepTagged(dataset, seed),
         batch_sampler=sampler,
         collate_fn=MaskCollator(masks, seed, global_batch, rank, world_size),
         num_workers=num_workers,

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from jepa.data.images import find_class_files, normalise
-from jepa.data.index import read_index
+from jepa.data.index import read_index, split_source
 from jepa.data.synthetic_video import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
 from jepa.data.unreadable import MediaFiles
 
@@ -327,17 +327,6 @@ class MovingShapesVideos(VideoFiles):
 
 
 VIDEO_DATASETS = ("moving_shapes", "video_folder")
-
-
-def split_source(root: Path, split: str) -> Path:
-    """A user's videos for ``split``: ``root/<split>/`` or ``root/<split>.csv`` when present, else (train only)
-    ``root`` itself, a folder or a CSV index."""
-    for candidate in (root / split, root / f"{split}.csv"):
-        if candidate.exists():
-            return candidate
-    if split == "train":
-        return root
-    raise FileNotFoundError(f"video source {root} has no {split}/ folder or {split}.csv index to evaluate on")
 
 
 def build_video_dataset(

@@ -8,16 +8,18 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from jepa.data.audio import AUDIO_DATASETS, NUM_MEL_BINS, build_audio_dataset
 from jepa.data.images import build_image_dataset
 from jepa.data.video import VIDEO_DATASETS, ClipSampler, build_video_dataset
 from jepa.losses import VCR, SIGReg
-from jepa.masks import BlockSpec, MultiBlock3DMasks, MultiBlockMasks
+from jepa.masks import BlockSpec, MultiBlock3DMasks, MultiBlockMasks, TimeFrequencyBlocks, TimeFrequencyMasks
 from jepa.methods import MaskedJEPA
 from jepa.models import MaskedPredictor, VisionTransformer, create_model
 from jepa.train.config import Config, DataConfig, MaskConfig, ModelConfig, RegularizerConfig
 
 REGULARIZERS = ("none", "vcr", "sigreg")
-MASK_KINDS = ("multiblock", "multiblock3d")
+MASK_KINDS = ("multiblock", "multiblock3d", "time_frequency")
+FBANK_STATS = "fbank_stats.json"  # in the run directory: the training split's normalisation of audio features
 
 
 def clip_frames(cfg: DataConfig) -> int | None:
@@ -25,14 +27,22 @@ def clip_frames(cfg: DataConfig) -> int | None:
     return cfg.frames_per_clip if cfg.name in VIDEO_DATASETS else None
 
 
+def input_size(cfg: DataConfig) -> tuple[int, int]:
+    """The encoder's 2D input: (H, W) of images and video frames, (time frames, mel bins) of spectrograms."""
+    if cfg.name in AUDIO_DATASETS:
+        return cfg.clip_frames, NUM_MEL_BINS
+    return cfg.image_size, cfg.image_size
+
+
 def input_shape(cfg: Config) -> tuple[int, ...]:
-    """Shape of one sample: (C, H, W) for images, (C, T, H, W) for video clips."""
+    """Shape of one sample: (C, H, W) for images and spectrograms, (C, T, H, W) for video clips."""
     frames = clip_frames(cfg.data)
-    size = cfg.data.image_size
-    return (cfg.model.in_chans, *([frames] if frames else []), size, size)
+    return (cfg.model.in_chans, *([frames] if frames else []), *input_size(cfg.data))
 
 
-def build_encoder(cfg: ModelConfig, image_size: int, num_frames: int | None = None) -> VisionTransformer:
+def build_encoder(
+    cfg: ModelConfig, image_size: int | tuple[int, int], num_frames: int | None = None
+) -> VisionTransformer:
     overrides = {k: getattr(cfg, k) for k in ("embed_dim", "depth", "num_heads") if getattr(cfg, k) is not None}
     return create_model(
         cfg.name,
@@ -67,14 +77,14 @@ class _Weighted(nn.Module):
 
 
 def build_method(cfg: Config) -> MaskedJEPA:
-    encoder = build_encoder(cfg.model, cfg.data.image_size, clip_frames(cfg.data))
+    encoder = build_encoder(cfg.model, input_size(cfg.data), clip_frames(cfg.data))
     predictor = MaskedPredictor(
         encoder.grid,
         encoder.embed_dim,
         predictor_dim=cfg.model.predictor_dim,
         depth=cfg.model.predictor_depth,
         num_heads=cfg.model.predictor_heads,
-        num_mask_tokens=build_masks(cfg.mask, encoder.grid).num_generators,
+        num_mask_tokens=build_masks(cfg.mask, encoder.grid, cfg.train.steps).num_generators,
         attn_backend=cfg.model.attn_backend,
     )
     return MaskedJEPA(
@@ -87,26 +97,51 @@ def build_method(cfg: Config) -> MaskedJEPA:
     )
 
 
-def build_masks(cfg: MaskConfig, grid: tuple[int, ...]) -> MultiBlockMasks | MultiBlock3DMasks:
+def build_masks(
+    cfg: MaskConfig, grid: tuple[int, ...], total_steps: int
+) -> MultiBlockMasks | MultiBlock3DMasks | TimeFrequencyMasks:
+    """The configured mask generator; ``total_steps`` paces the time-frequency curriculum."""
     if cfg.kind == "multiblock3d":
         specs = tuple(
             BlockSpec(num_blocks=n, spatial_scale=(s, s), temporal_scale=(t, t), aspect=tuple(cfg.target_aspect))
             for n, s, t in zip(cfg.num_blocks, cfg.spatial_scale, cfg.temporal_scale)
         )
         return MultiBlock3DMasks(grid=tuple(grid), specs=specs, min_keep=cfg.min_keep)
-    return MultiBlockMasks(
-        grid=tuple(grid),
+    context = {
+        "grid": tuple(grid),
+        "context_scale": tuple(cfg.context_scale),
+        "min_keep": cfg.min_keep,
+        "allow_overlap": cfg.allow_overlap,
+    }
+    blocks = MultiBlockMasks(
         num_targets=cfg.num_targets,
         target_scale=tuple(cfg.target_scale),
         target_aspect=tuple(cfg.target_aspect),
-        context_scale=tuple(cfg.context_scale),
-        min_keep=cfg.min_keep,
-        allow_overlap=cfg.allow_overlap,
+        **context,
     )
+    if cfg.kind == "multiblock":
+        return blocks
+    stripes = TimeFrequencyBlocks(num_targets=cfg.stripe_targets, target_scale=tuple(cfg.stripe_scale), **context)
+    return TimeFrequencyMasks(stripes, blocks, total_steps=total_steps, start_probability=cfg.curriculum_start)
 
 
-def build_dataset(cfg: DataConfig, split: str) -> Dataset:
+def build_dataset(cfg: DataConfig, split: str, run_dir: str | Path | None = None) -> Dataset:
+    """The ``split`` of the configured dataset. Audio needs the ``run_dir``, where the training split's feature
+    statistics are computed on first use and kept (:data:`FBANK_STATS`)."""
     root = Path(cfg.root).expanduser()
+    if cfg.name in AUDIO_DATASETS:
+        if run_dir is None:
+            raise ValueError("audio datasets need the run directory, which keeps their normalisation statistics")
+        extra = {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed} if cfg.name == "sounds" else {}
+        return build_audio_dataset(
+            cfg.name,
+            split,
+            root,
+            stats_path=Path(run_dir) / FBANK_STATS,
+            num_frames=cfg.clip_frames,
+            random_crop=cfg.random_crop,
+            **extra,
+        )
     if cfg.name in VIDEO_DATASETS:
         extra = {}
         if cfg.name == "moving_shapes":

@@ -25,7 +25,7 @@ class ModelConfig:
 
 @dataclass
 class MaskConfig:
-    kind: str = "multiblock"  # multiblock (2D, I-JEPA) | multiblock3d (video, V-JEPA)
+    kind: str = "multiblock"  # multiblock (2D, I-JEPA) | multiblock3d (video, V-JEPA) | time_frequency (audio, A-JEPA)
     num_targets: int = 4  # multiblock
     target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])  # multiblock
     target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])  # both: block aspect h/w
@@ -36,19 +36,26 @@ class MaskConfig:
     num_blocks: list[int] = field(default_factory=lambda: [8, 2])
     spatial_scale: list[float] = field(default_factory=lambda: [0.15, 0.7])  # share of H' x W' per block
     temporal_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # share of T' per block
+    # time_frequency: with a probability rising with the step, stripes (time spans across all mel bands, or mel
+    # bands across all time) as targets; otherwise the multiblock targets above
+    stripe_targets: int = 3
+    stripe_scale: list[float] = field(default_factory=lambda: [0.05, 0.075])  # share of the grid per stripe
+    curriculum_start: float = 0.01  # probability of stripes at step 0 (c0); rises as a root to 1 at train.steps
 
 
 @dataclass
 class DataConfig:
-    name: str = "shapes"  # images: shapes | folder | digits; video: moving_shapes | video_folder
-    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image/video folder or index
+    name: str = "shapes"  # images: shapes | folder | digits; video: moving_shapes | video_folder; audio: sounds | audio_folder
+    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image/video/audio folder or index
     image_size: int = 64  # side of the square images, or of the video frames
-    num_train: int = 4000  # shapes and moving_shapes only
+    num_train: int = 4000  # shapes, moving_shapes and sounds only
     num_val: int = 1000
     frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
     frame_step: int = 1  # video: take every frame_step-th frame
     video_frames: int = 16  # moving_shapes: length of each generated video
     video_backend: str = "decord"  # video: decord | torchcodec
+    clip_frames: int = 128  # audio: log-mel frames per clip, one per 10 ms (128 = 1.3 s); a multiple of model.patch_size
+    random_crop: bool = False  # audio: train on clips cut at random places (replayed on resume); probes take the centre
     seed: int = 0  # generation seed of the synthetic data (independent of train.seed)
     batch_size: int = 64  # global batch, split over ranks
     num_workers: int = 1
@@ -156,6 +163,7 @@ def _check_positive(cfg: Config, *keys: str) -> None:
 
 def validate(cfg: Config) -> None:
     """Value checks the type system cannot express, each naming its key."""
+    from jepa.data.audio import AUDIO_DATASETS
     from jepa.data.images import IMAGE_DATASETS
     from jepa.data.video import VIDEO_BACKENDS, VIDEO_DATASETS
     from jepa.losses import PREDICTION_LOSSES
@@ -166,7 +174,7 @@ def validate(cfg: Config) -> None:
 
     _check_choice("model.name", cfg.model.name, MODEL_SIZES)
     _check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
-    _check_choice("data.name", cfg.data.name, IMAGE_DATASETS + VIDEO_DATASETS)
+    _check_choice("data.name", cfg.data.name, IMAGE_DATASETS + VIDEO_DATASETS + AUDIO_DATASETS)
     _check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
     _check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
     _check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
@@ -176,13 +184,15 @@ def validate(cfg: Config) -> None:
             "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise); "
             "to run the collapse ablation on purpose, add regularizer.allow_collapse=true"
         )
-    if cfg.data.image_size % cfg.model.patch_size:
+    audio = cfg.data.name in AUDIO_DATASETS
+    if not audio and cfg.data.image_size % cfg.model.patch_size:
         raise ConfigError(
             f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
         )
     _check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
     _check_positive(cfg, "train.monitor_every", "bench.clips")
-    for key in ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "optim.betas", "optim.ema_momentum"):
+    pairs = ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "mask.stripe_scale", "optim.betas")
+    for key in (*pairs, "optim.ema_momentum"):
         if len(_value(cfg, key)) != 2:
             raise ConfigError(f"{key} must be a pair [low, high]")
     for backend in cfg.bench.video_backends:
@@ -190,7 +200,9 @@ def validate(cfg: Config) -> None:
     video = cfg.data.name in VIDEO_DATASETS
     if video:
         _validate_video(cfg)
-    _validate_masks(cfg, video)
+    if audio:
+        _validate_audio(cfg)
+    _validate_masks(cfg, "video" if video else "audio" if audio else "images")
 
 
 def _validate_video(cfg: Config) -> None:
@@ -215,17 +227,37 @@ def _validate_video(cfg: Config) -> None:
             raise ConfigError(f"data.image_size={data.image_size} must be even and >= 16 for moving_shapes (h264)")
 
 
-def _validate_masks(cfg: Config, video: bool) -> None:
+def _validate_audio(cfg: Config) -> None:
+    from jepa.data.audio import NUM_MEL_BINS
+
+    _check_positive(cfg, "data.clip_frames")
+    if cfg.model.in_chans != 1:
+        raise ConfigError(f"model.in_chans={cfg.model.in_chans}: spectrograms have 1 channel, set model.in_chans=1")
+    patch = cfg.model.patch_size
+    if cfg.data.clip_frames % patch or NUM_MEL_BINS % patch:
+        raise ConfigError(
+            f"data.clip_frames={cfg.data.clip_frames} x {NUM_MEL_BINS} mel bins is not divisible into "
+            f"model.patch_size={patch} patches"
+        )
+
+
+MASKS_PER_MODALITY = {"images": ("multiblock",), "video": ("multiblock3d",), "audio": ("time_frequency", "multiblock")}
+
+
+def _validate_masks(cfg: Config, modality: str) -> None:
     from jepa.train.build import MASK_KINDS
 
     mask = cfg.mask
     _check_choice("mask.kind", mask.kind, MASK_KINDS)
-    expected = "multiblock3d" if video else "multiblock"
-    if mask.kind != expected:
+    fitting = MASKS_PER_MODALITY[modality]
+    if mask.kind not in fitting:
         raise ConfigError(
-            f"mask.kind={mask.kind} does not fit data.name={cfg.data.name} ({'video' if video else 'images'}); "
-            f"use mask.kind={expected}"
+            f"mask.kind={mask.kind} does not fit data.name={cfg.data.name} ({modality}); use mask.kind={fitting[0]}"
         )
+    if mask.kind == "time_frequency":
+        _check_positive(cfg, "mask.stripe_targets")
+        if not 0 < mask.curriculum_start <= 1:
+            raise ConfigError(f"mask.curriculum_start={mask.curriculum_start} must lie in (0, 1]")
     if mask.kind != "multiblock3d":
         return
     lengths = {len(mask.num_blocks), len(mask.spatial_scale), len(mask.temporal_scale)}

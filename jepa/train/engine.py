@@ -69,10 +69,10 @@ class Trainer:
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
 
-        self.dataset = dataset if dataset is not None else build_dataset(cfg.data, "train")
+        self.dataset = dataset if dataset is not None else build_dataset(cfg.data, "train", cfg.run_dir)
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank and every attempt
         self.method = build_method(cfg).to(self.device)
-        self.masks = build_masks(cfg.mask, self.method.encoder.grid)
+        self.masks = build_masks(cfg.mask, self.method.encoder.grid, cfg.train.steps)
         self.optimizer = torch.optim.AdamW(
             param_groups(self.method, cfg.optim.weight_decay),
             lr=cfg.optim.lr,
