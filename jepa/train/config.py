@@ -45,7 +45,8 @@ class MaskConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "shapes"  # images: shapes | folder | digits; video: moving_shapes | video_folder; audio: sounds | audio_folder
+    # images: shapes | folder | digits; video: moving_shapes | video_folder; audio: sounds | audio_folder
+    name: str = "shapes"
     root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image/video/audio folder or index
     image_size: int = 64  # side of the square images, or of the video frames
     num_train: int = 4000  # shapes, moving_shapes and sounds only
@@ -54,7 +55,7 @@ class DataConfig:
     frame_step: int = 1  # video: take every frame_step-th frame
     video_frames: int = 16  # moving_shapes: length of each generated video
     video_backend: str = "decord"  # video: decord | torchcodec
-    clip_frames: int = 128  # audio: log-mel frames per clip, one per 10 ms (128 = 1.3 s); a multiple of model.patch_size
+    clip_frames: int = 128  # audio: log-mel frames per clip, one per 10 ms (128 = 1.3 s); a multiple of patch_size
     random_crop: bool = False  # audio: train on clips cut at random places (replayed on resume); probes take the centre
     seed: int = 0  # generation seed of the synthetic data (independent of train.seed)
     batch_size: int = 64  # global batch, split over ranks
