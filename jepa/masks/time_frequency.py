@@ -22,23 +22,21 @@ Masks = tuple[list[torch.Tensor], list[torch.Tensor]]
 
 @dataclass
 class TimeFrequencyBlocks(MultiBlockMasks):
-    """I-JEPA's context block minus ``num_targets`` target stripes, each (per batch, at random) a span of time
-    rows across all mel columns or a band of mel columns across all time rows, covering a ``target_scale``
-    share of the grid (at least one row or column: on small grids a stripe may cover more)."""
+    """I-JEPA's context block minus ``num_targets`` target stripes. Per batch one stripe shape is drawn (so that
+    the targets stack, as I-JEPA draws one block size): either a span of time rows across all mel columns or a
+    band of mel columns across all time rows, covering a ``target_scale`` share of the grid (at least one row or
+    column, so on small grids a stripe may cover more); positions are drawn per stripe and sample."""
 
     num_targets: int = 3
     target_scale: tuple[float, float] = (0.05, 0.075)
 
     def target_sizes(self, g: torch.Generator) -> list[tuple[int, int]]:
-        sizes = []
-        for _ in range(self.num_targets):
-            u_scale, u_axis = torch.rand(2, generator=g).tolist()
-            share = self.target_scale[0] + u_scale * (self.target_scale[1] - self.target_scale[0])
-            axis = int(u_axis < 0.5)  # 0: a time span (rows), 1: a mel band (columns)
-            size = list(self.grid)
-            size[axis] = min(max(round(share * self.grid[axis]), 1), self.grid[axis])
-            sizes.append((size[0], size[1]))
-        return sizes
+        u_scale, u_axis = torch.rand(2, generator=g).tolist()
+        share = self.target_scale[0] + u_scale * (self.target_scale[1] - self.target_scale[0])
+        axis = int(u_axis < 0.5)  # 0: time spans (rows), 1: mel bands (columns)
+        size = list(self.grid)
+        size[axis] = min(max(round(share * self.grid[axis]), 1), self.grid[axis])
+        return [(size[0], size[1])] * self.num_targets
 
 
 def curriculum_probability(step: int, total_steps: int, start: float) -> float:
