@@ -22,7 +22,7 @@ def test_video_preset_builds_a_tubelet_vit_and_two_mask_generators():
     frames, size = cfg.data.frames_per_clip, cfg.data.image_size
     assert method.encoder.grid == (frames // cfg.model.tubelet_size, size // 8, size // 8)
     assert input_shape(cfg) == (3, frames, size, size)
-    masks = build_masks(cfg.mask, method.encoder.grid)
+    masks = build_masks(cfg.mask, method.encoder.grid, cfg.train.steps)
     assert masks.num_generators == method.num_generators == 2
     assert [s.num_blocks for s in masks.specs] == [8, 2] and masks.specs[1].spatial_scale == (0.7, 0.7)
 
