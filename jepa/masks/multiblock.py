@@ -65,13 +65,13 @@ class MultiBlockMasks:
         """One (context, targets) group per batch: the predictor needs a single mask token."""
         return 1
 
-    def target_sizes(self, g: torch.Generator) -> list[tuple[int, int]]:
-        """(h, w) of each target block of a batch: I-JEPA draws one size for all of them."""
-        return [sample_block_shape(self.grid, self.target_scale, self.target_aspect, g)] * self.num_targets
+    def target_size(self, g: torch.Generator) -> tuple[int, int]:
+        """(h, w) shared by the batch's target blocks."""
+        return sample_block_shape(self.grid, self.target_scale, self.target_aspect, g)
 
-    def _sample_one(self, tgt_sizes, ctx_size, g) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _sample_one(self, tgt_size, ctx_size, g) -> tuple[list[torch.Tensor], torch.Tensor]:
         for _ in range(self.max_tries):
-            targets = [place_block(self.grid, size, g) for size in tgt_sizes]
+            targets = [place_block(self.grid, tgt_size, g) for _ in range(self.num_targets)]
             context = place_block(self.grid, ctx_size, g)
             if not self.allow_overlap:
                 context &= ~torch.stack(targets).any(0)
@@ -79,14 +79,14 @@ class MultiBlockMasks:
                 return targets, context
         raise RuntimeError(
             f"could not keep {self.min_keep} context tokens in {self.max_tries} tries on grid {self.grid} "
-            f"with targets of sizes {tgt_sizes}; lower num_targets/target_scale or min_keep"
+            f"with {self.num_targets} targets of size {tgt_size}; lower num_targets/target_scale or min_keep"
         )
 
     def __call__(self, batch_size: int, g: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """-> (context masks: [ (B, Kc) ], target masks: num_targets x (B, Kt)) as sorted token indices."""
-        tgt_sizes = self.target_sizes(g)
+        tgt_size = self.target_size(g)
         ctx_size = sample_block_shape(self.grid, self.context_scale, self.context_aspect, g)
-        samples = [self._sample_one(tgt_sizes, ctx_size, g) for _ in range(batch_size)]
+        samples = [self._sample_one(tgt_size, ctx_size, g) for _ in range(batch_size)]
         targets = [
             torch.stack([s[0][k].flatten().nonzero().squeeze(1) for s in samples]) for k in range(self.num_targets)
         ]

@@ -10,6 +10,7 @@ that rises with the training step, and I-JEPA's random blocks otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -23,20 +24,20 @@ Masks = tuple[list[torch.Tensor], list[torch.Tensor]]
 @dataclass
 class TimeFrequencyBlocks(MultiBlockMasks):
     """I-JEPA's context block minus ``num_targets`` target stripes. Per batch one stripe shape is drawn (so that
-    the targets stack, as I-JEPA draws one block size): either a span of time rows across all mel columns or a
+    the targets stack, as I-JEPA's blocks share one size): either a span of time rows across all mel columns or a
     band of mel columns across all time rows, covering a ``target_scale`` share of the grid (at least one row or
     column, so on small grids a stripe may cover more); positions are drawn per stripe and sample."""
 
     num_targets: int = 3
     target_scale: tuple[float, float] = (0.05, 0.075)
 
-    def target_sizes(self, g: torch.Generator) -> list[tuple[int, int]]:
+    def target_size(self, g: torch.Generator) -> tuple[int, int]:
         u_scale, u_axis = torch.rand(2, generator=g).tolist()
         share = self.target_scale[0] + u_scale * (self.target_scale[1] - self.target_scale[0])
         axis = int(u_axis < 0.5)  # 0: time spans (rows), 1: mel bands (columns)
         size = list(self.grid)
         size[axis] = min(max(round(share * self.grid[axis]), 1), self.grid[axis])
-        return [(size[0], size[1])] * self.num_targets
+        return size[0], size[1]
 
 
 def curriculum_probability(step: int, total_steps: int, start: float) -> float:
@@ -70,6 +71,6 @@ class TimeFrequencyMasks:
         use_stripes = float(torch.rand(1, generator=g)) < self.probability(step)
         return (self.stripes if use_stripes else self.blocks)(batch_size, g)
 
-    def at_step(self, step: int):
+    def at_step(self, step: int) -> Callable[[int, torch.Generator], Masks]:
         """The mask generator of training step ``step``: ``(batch_size, g) -> (contexts, targets)``."""
         return partial(self.sample, step=step)
