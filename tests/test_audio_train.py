@@ -8,7 +8,10 @@ from hydra.errors import HydraException
 
 pytest.importorskip("soundfile", reason="audio tests need the 'audio' extra (soundfile, torchaudio)")
 
-from jepa.data import audio  # noqa: E402
+import torch  # noqa: E402
+
+from jepa.data import SyntheticSounds, audio  # noqa: E402
+from jepa.data.loader import StepTagged  # noqa: E402
 from jepa.evaluate import evaluate_run  # noqa: E402
 from jepa.masks import TimeFrequencyMasks  # noqa: E402
 from jepa.train.build import FBANK_STATS, build_masks, build_method, input_shape  # noqa: E402
@@ -81,6 +84,17 @@ def test_misspelt_audio_key_fails_naming_the_key():
 def test_bad_audio_values_fail_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
         load_config(["experiment=ajepa_sounds", override])
+
+
+def test_training_crops_are_drawn_from_seed_step_and_index_while_probes_see_the_centre(audio_overrides):
+    root = load_config(audio_overrides).data.root
+    sounds = SyntheticSounds(root, "train", num_train=16, num_val=8, duration=0.5, random_crop=True)
+    tagged = StepTagged(sounds, seed=0)
+    crops = [tagged[(step, 3)][0][0] for step in (7, 7, 8)]
+    assert torch.equal(crops[0], crops[1]) and not torch.equal(crops[0], crops[2])
+    assert not torch.equal(StepTagged(sounds, seed=1)[(7, 3)][0][0], crops[0])
+    centre = SyntheticSounds(root, "train", num_train=16, num_val=8, duration=0.5)[3][0]
+    assert torch.equal(sounds[3][0], centre)
 
 
 class Interrupted(Exception):
