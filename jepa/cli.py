@@ -82,8 +82,12 @@ def _train(cfg) -> None:
 
 
 def _eval(cfg) -> None:
+    import torch
+
     from jepa.evaluate import evaluate_run, load_trained_method
 
+    if cfg.train.threads:  # as training does: more threads than free cores make every probe crawl
+        torch.set_num_threads(cfg.train.threads)
     evaluate_run(cfg, load_trained_method(cfg))
 
 
