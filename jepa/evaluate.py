@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from evals import RawPatches, evaluate_encoders, format_table, write_eval
+from evals.report import PROBES
 from jepa.methods import MaskedJEPA
 from jepa.plots import plot_run
 from jepa.train import checkpoint as ckpt
@@ -32,9 +33,9 @@ def load_trained_method(cfg: Config) -> MaskedJEPA:
 
 
 def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
-    """Linear and kNN probes of the main label plus every other label the dataset carries; on video also
-    attentive probes of the main label and of the dynamics labels (motion direction and velocity for the
-    moving shapes). Writes ``eval.json`` and the summary plot into the run directory and prints the table."""
+    """Linear and kNN probes of the main label (if the dataset has one) plus every other label it carries; on
+    video also attentive probes of the main label and of the dynamics labels (motion direction and velocity for
+    the moving shapes). Writes ``eval.json`` and the summary plot into the run directory and prints the table."""
     device = select_device(cfg.train.device)
     train_set, val_set = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "val")
     frames = clip_frames(cfg.data)
@@ -54,6 +55,7 @@ def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
         val_set,
         label_names=[name for name in labels if name != main],
         attentive_labels=attentive,
+        probes=PROBES if main is not None else (),
         device=device,
         batch_size=cfg.eval.batch_size,
         seed=cfg.train.seed,

@@ -40,11 +40,13 @@ class MaskConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "shapes"  # images: shapes | folder | digits; video: moving_shapes | video_folder
-    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image/video folder or index
+    name: str = "shapes"  # images: shapes | folder | digits | trajectories; video: moving_shapes | video_folder
+    # where generated data is written, or the user's image/video folder or index, or a `jepa collect` directory
+    root: str = "~/.cache/jepa/data"
     image_size: int = 64  # side of the square images, or of the video frames
-    num_train: int = 4000  # shapes and moving_shapes only
+    num_train: int = 4000  # shapes and moving_shapes: samples generated; trajectories: frames drawn
     num_val: int = 1000
+    val_shards: int = 1  # trajectories: the last val_shards shards (whole episodes) are the val split
     frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
     frame_step: int = 1  # video: take every frame_step-th frame
     video_frames: int = 16  # moving_shapes: length of each generated video
@@ -182,6 +184,7 @@ def validate(cfg: Config) -> None:
         )
     _check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
     _check_positive(cfg, "train.monitor_every", "bench.clips")
+    _check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards")
     for key in ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "optim.betas", "optim.ema_momentum"):
         if len(_value(cfg, key)) != 2:
             raise ConfigError(f"{key} must be a pair [low, high]")
