@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from jepa.data.trajectories import TrajectoryDataset
+from jepa.data.trajectories import TrajectoryDataset, shard_split
 
 
 def window_dataset(root: str, steps: int, frameskip: int) -> TrajectoryDataset:
@@ -20,11 +20,9 @@ def window_dataset(root: str, steps: int, frameskip: int) -> TrajectoryDataset:
 
 
 def split_by_shard(dataset: TrajectoryDataset, val_shards: int) -> tuple[Subset, Subset]:
-    """(train, val) windows, val from the last ``val_shards`` readable shards: shards hold whole episodes,
-    so no episode is on both sides."""
-    if not 0 < val_shards < len(dataset.shards):
-        raise ValueError(f"need 0 < val_shards < {len(dataset.shards)} readable shards, got {val_shards}")
-    is_val = dataset.index[:, 0] >= len(dataset.shards) - val_shards
+    """(train, val) windows, val from the last ``val_shards`` readable shards (:func:`shard_split`)."""
+    _, val = shard_split(len(dataset.shards), val_shards)
+    is_val = dataset.index[:, 0] >= val.start
     return Subset(dataset, np.flatnonzero(~is_val).tolist()), Subset(dataset, np.flatnonzero(is_val).tolist())
 
 

@@ -12,16 +12,8 @@ import torch
 from evals import linear_regression_probe
 from jepa.control.build import build_world_model
 from jepa.control.config import WorldModelTrainConfig
-from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor
+from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, sample_frames, shard_split
 from jepa.methods import WorldModel
-
-
-def _frames(dataset: TrajectoryDataset, shards: range, limit: int, seed: int) -> tuple[np.ndarray, torch.Tensor]:
-    """Up to ``limit`` (uint8 frames, true states) drawn without replacement from ``shards``."""
-    obs = np.concatenate([dataset.shards[i]["obs"] for i in shards])
-    states = np.concatenate([dataset.shards[i]["state"] for i in shards])
-    keep = np.sort(np.random.default_rng(seed).permutation(len(obs))[:limit])
-    return obs[keep], torch.from_numpy(states[keep])
 
 
 @torch.no_grad()
@@ -32,15 +24,21 @@ def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) 
 
 
 def position_probe(
-    model: WorldModel, dataset: TrajectoryDataset, cfg: WorldModelTrainConfig, dims: dict[str, int]
+    model: WorldModel,
+    dataset: TrajectoryDataset,
+    cfg: WorldModelTrainConfig,
+    dims: dict[str, int],
+    encoder: dict | None = None,
 ) -> list[dict]:
     """Ridge R² of the true state from latents: fit on frames of the training shards, scored on the held-out
-    shards' episodes. Rows: the trained world model, a random-init one, raw pixels."""
-    split = len(dataset.shards) - cfg.val_shards
-    train_obs, train_states = _frames(dataset, range(split), cfg.probe_frames, cfg.seed)
-    val_obs, val_states = _frames(dataset, range(split, len(dataset.shards)), cfg.probe_frames, cfg.seed)
+    shards' episodes. Rows: the trained world model, a random-init one (with a frozen encoder's ``encoder``
+    settings: a random-init ViT pooled alike), raw pixels."""
+    train_shards, val_shards = shard_split(len(dataset.shards), cfg.val_shards)
+    train_obs, train_states = sample_frames(dataset, train_shards, cfg.probe_frames, cfg.seed)
+    val_obs, val_states = sample_frames(dataset, val_shards, cfg.probe_frames, cfg.seed)
+    train_states, val_states = torch.from_numpy(train_states), torch.from_numpy(val_states)
     torch.manual_seed(cfg.seed + 1)
-    encoders = {"world_model": model, "random_init": build_world_model(cfg, **dims).eval()}
+    encoders = {"world_model": model, "random_init": build_world_model(cfg, **dims, encoder=encoder).eval()}
     rows = []
     for name, encoder in encoders.items():
         train_x, val_x = encode_frames(encoder, train_obs), encode_frames(encoder, val_obs)

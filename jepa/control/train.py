@@ -19,6 +19,7 @@ from evals import format_table, write_eval
 from jepa.control.build import build_world_model, save_world_model
 from jepa.control.config import WorldModelTrainConfig
 from jepa.control.data import split_by_shard, to_model_steps, window_dataset
+from jepa.control.pretrained import load_pretrained_encoder
 from jepa.control.probe import position_probe
 from jepa.methods import WorldModel
 from jepa.train.logging import MetricsLogger
@@ -73,8 +74,11 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
         "action_dim": sample["actions"].shape[-1],
         "proprio_dim": sample["states"].shape[-1],
     }
+    pretrained, encoder = load_pretrained_encoder(cfg.encoder, dims["image_size"]) if cfg.encoder else (None, None)
     torch.manual_seed(cfg.seed)
-    model = build_world_model(cfg, **dims)
+    model = build_world_model(cfg, **dims, encoder=encoder)
+    if pretrained is not None:
+        model.encoder.vit.load_state_dict(pretrained.state_dict(), strict=True)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
     device = torch.device("cpu")
     dtype = select_precision(cfg.precision, device)
@@ -82,6 +86,8 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
     logger = MetricsLogger(run_dir)
     batches = _batches(train_set, cfg)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data)
+    if cfg.encoder:
+        log.info("frozen encoder of %s, pooled to %d tokens per frame", cfg.encoder, model.encoder.num_tokens)
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -100,10 +106,10 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
             logger.log(step, metrics | {"seconds": time.perf_counter() - start})
     logger.close()
     train_seconds = time.perf_counter() - start
-    save_world_model(run_dir, cfg.steps, model, cfg, dims)
+    save_world_model(run_dir, cfg.steps, model, cfg, dims, encoder)
     model.eval()
     results = {"train_seconds": train_seconds, **validation_losses(model, val_set, cfg)}
-    results["probe"] = position_probe(model, dataset, cfg, dims)
+    results["probe"] = position_probe(model, dataset, cfg, dims, encoder)
     write_eval(results, run_dir / "eval.json")
     print(
         f"\ntrained {cfg.steps} steps in {train_seconds:.0f} s; held-out losses: "
