@@ -208,6 +208,7 @@ def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_t
     pretrained, trained_frozen
 ):
     from jepa.control.build import load_world_model
+    from jepa.control.data import EncodedWindows, window_dataset
     from jepa.control.pretrained import load_pretrained_encoder
 
     run_dir, cfg = trained_frozen
@@ -218,6 +219,10 @@ def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_t
         assert torch.equal(model.encoder.vit.state_dict()[name], weight), name
     frames = torch.randn(2, 3, 64, 64)
     assert model.encode(frames).shape == (2, 4, 32)  # 8 x 8 patch tokens pooled to 2 x 2
+    windows = window_dataset(cfg.data, cfg.window, cfg.frameskip)
+    encoded = EncodedWindows(windows, model)[7]  # what training saw: every frame encoded once, up front
+    assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-5)
+    assert torch.equal(encoded["actions"], windows[7]["actions"])
     probe = json.loads((run_dir / "eval.json").read_text())["probe"]
     assert {row["encoder"] for row in probe} == {"world_model", "random_init", "raw_input"}
     assert all(np.isfinite(row["r2"]) for row in probe)

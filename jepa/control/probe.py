@@ -6,21 +6,14 @@ difference says what training added.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from evals import linear_regression_probe
 from jepa.control.build import build_world_model
 from jepa.control.config import WorldModelTrainConfig
-from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, sample_frames, shard_split
+from jepa.control.data import encode_frames
+from jepa.data.trajectories import TrajectoryDataset, sample_frames, shard_split
 from jepa.methods import WorldModel
-
-
-@torch.no_grad()
-def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """uint8 frames (N, H, W, 3) -> flattened latents (N, tokens * D)."""
-    chunks = np.array_split(frames, max(1, len(frames) // batch_size))
-    return torch.cat([model.encode(obs_to_tensor(chunk)).flatten(1) for chunk in chunks])
 
 
 def position_probe(
@@ -41,7 +34,7 @@ def position_probe(
     encoders = {"world_model": model, "random_init": build_world_model(cfg, **dims, encoder=encoder).eval()}
     rows = []
     for name, encoder in encoders.items():
-        train_x, val_x = encode_frames(encoder, train_obs), encode_frames(encoder, val_obs)
+        train_x, val_x = (encode_frames(encoder, obs).flatten(1) for obs in (train_obs, val_obs))
         rows.append({"encoder": name, **linear_regression_probe(train_x, train_states, val_x, val_states)})
     pixels = [torch.from_numpy(o.reshape(len(o), -1)).float() / 255 for o in (train_obs, val_obs)]
     rows.append({"encoder": "raw_input", **linear_regression_probe(pixels[0], train_states, pixels[1], val_states)})

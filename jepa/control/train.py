@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Subset
 from evals import format_table, write_eval
 from jepa.control.build import build_world_model, save_world_model
 from jepa.control.config import WorldModelTrainConfig
-from jepa.control.data import split_by_shard, to_model_steps, window_dataset
+from jepa.control.data import EncodedWindows, split_by_shard, to_model_steps, window_dataset
 from jepa.control.pretrained import load_pretrained_encoder
 from jepa.control.probe import position_probe
 from jepa.methods import WorldModel
@@ -67,7 +67,6 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out).expanduser()
     dataset = window_dataset(cfg.data, cfg.window, cfg.frameskip)
-    train_set, val_set = split_by_shard(dataset, cfg.val_shards)
     sample = dataset[0]
     dims = {
         "image_size": sample["obs"].shape[-1],
@@ -79,6 +78,8 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
     model = build_world_model(cfg, **dims, encoder=encoder)
     if pretrained is not None:
         model.encoder.vit.load_state_dict(pretrained.state_dict(), strict=True)
+        log.info("encoding every frame of %s once with the frozen encoder of %s", cfg.data, cfg.encoder)
+    train_set, val_set = split_by_shard(EncodedWindows(dataset, model) if pretrained else dataset, cfg.val_shards)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
     device = torch.device("cpu")
     dtype = select_precision(cfg.precision, device)
@@ -86,8 +87,6 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
     logger = MetricsLogger(run_dir)
     batches = _batches(train_set, cfg)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data)
-    if cfg.encoder:
-        log.info("frozen encoder of %s, pooled to %d tokens per frame", cfg.encoder, model.encoder.num_tokens)
     from tqdm.auto import tqdm
 
     start = time.perf_counter()

@@ -196,14 +196,24 @@ class TrajectoryDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        shard_index, o, a = (int(v) for v in self.index[i])
-        shard, span, s = self.shards[shard_index], (self.num_steps - 1) * self.stride + 1, self.stride
+    def window_rows(self, i: int) -> tuple[int, slice, slice]:
+        """Window ``i`` as (its shard, that shard's observation rows, its action rows)."""
+        shard, o, a = (int(v) for v in self.index[i])
+        span = (self.num_steps - 1) * self.stride + 1
+        return shard, slice(o, o + span, self.stride), slice(a, a + span - 1)
+
+    def actions_and_states(self, i: int) -> dict[str, torch.Tensor]:
+        """Window ``i`` without its frames: ``actions`` and ``states``."""
+        shard, obs, steps = self.window_rows(i)
+        arrays = self.shards[shard]
         return {
-            "obs": obs_to_tensor(shard["obs"][o : o + span : s]),
-            "actions": torch.from_numpy(shard["actions"][a : a + span - 1].copy()),
-            "states": torch.from_numpy(shard["state"][o : o + span : s].copy()),
+            "actions": torch.from_numpy(arrays["actions"][steps].copy()),
+            "states": torch.from_numpy(arrays["state"][obs].copy()),
         }
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        shard, obs, _ = self.window_rows(i)
+        return {"obs": obs_to_tensor(self.shards[shard]["obs"][obs]), **self.actions_and_states(i)}
 
 
 def shard_split(num_shards: int, val_shards: int) -> tuple[range, range]:
