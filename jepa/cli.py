@@ -159,17 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     from hydra.errors import HydraException
 
     from jepa.train.config import ConfigError
+    from jepa.train.distributed import shutdown
 
     try:
-        cfg = _load(argv[0], argv[1:])
+        # some values are only checked where they are used (a run directory to load): also a bad config
+        COMMANDS[argv[0]](_load(argv[0], argv[1:]))
     except (HydraException, ConfigError) as err:
         cause = f" ({err.__cause__})" if err.__cause__ else ""
         print(f"jepa: bad config: {err}{cause}", file=sys.stderr)
         return 2
-    from jepa.train.distributed import shutdown
-
-    try:
-        COMMANDS[argv[0]](cfg)
     finally:
         shutdown()
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from evals import RawPatches, evaluate_encoders, format_table, write_eval
+from evals.report import PROBES
 from jepa.data.audio import AUDIO_DATASETS
 from jepa.methods import MaskedJEPA
 from jepa.plots import plot_run
@@ -33,9 +34,10 @@ def load_trained_method(cfg: Config) -> MaskedJEPA:
 
 
 def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
-    """Linear and kNN probes of the main label plus every other label the dataset carries; on video and audio
-    also an attentive probe of the main label, and on video of the dynamics labels (motion direction and velocity
-    for the moving shapes). Writes ``eval.json`` and the summary plot into the run directory and prints the table."""
+    """Linear and kNN probes of the main label (if the dataset has one) plus every other label it carries; on
+    video and audio also an attentive probe of the main label, and on video of the dynamics labels (motion
+    direction and velocity for the moving shapes). Writes ``eval.json`` and the summary plot into the run
+    directory and prints the table."""
     device = select_device(cfg.train.device)
     train_set, val_set = (build_dataset(cfg.data, split, cfg.run_dir) for split in ("train", "val"))
     frames = clip_frames(cfg.data)
@@ -57,6 +59,7 @@ def evaluate_run(cfg: Config, method: MaskedJEPA) -> dict:
         val_set,
         label_names=[name for name in labels if name != main],
         attentive_labels=attentive,
+        probes=PROBES if main is not None else (),
         device=device,
         batch_size=cfg.eval.batch_size,
         seed=cfg.train.seed,

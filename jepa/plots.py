@@ -50,13 +50,18 @@ def plot_run(run_dir: str | Path) -> Path:
         rows = json.loads(eval_path.read_text())["rows"]
         names = [r["encoder"] for r in rows]
         probes = [c for c in ("linear_acc", "knn_acc", "attentive_acc") if c in rows[0]]
+        # datasets without a class (trajectory frames) are judged by their float labels' R² instead
+        accuracy = bool(probes)
+        scale, title = (100, "held-out probe accuracy (%)") if accuracy else (1, "held-out probe R²")
+        probes = probes or [c for c in rows[0] if c.endswith("_r2")]
         width = 0.8 / max(len(probes), 1)
         for i, probe in enumerate(probes):
             xs = [j + i * width for j in range(len(rows))]
-            bars = axes[2].bar(xs, [100 * r[probe] for r in rows], width, label=probe)
-            axes[2].bar_label(bars, fmt="%.1f", fontsize=8)
+            bars = axes[2].bar(xs, [scale * r[probe] for r in rows], width, label=probe)
+            axes[2].bar_label(bars, fmt="%.1f" if accuracy else "%.2f", fontsize=8)
         axes[2].set_xticks([j + width * (len(probes) - 1) / 2 for j in range(len(rows))], names)
-        axes[2].set(title="held-out probe accuracy (%)", ylim=(0, 105))
+        axes[2].set_title(title)
+        axes[2].set_ylim(bottom=0 if accuracy else None, top=1.05 * scale)  # an R² may be negative
         axes[2].legend(loc="upper right")
     fig.suptitle(run_dir.name)
     fig.tight_layout()

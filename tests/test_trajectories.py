@@ -12,7 +12,7 @@ from envs.collect import CollectConfig, collect, parse_collect_args  # noqa: E40
 from envs.two_rooms import TwoRoomsEnv  # noqa: E402
 from jepa.cli import main  # noqa: E402
 from jepa.data import TrajectoryDataset  # noqa: E402
-from jepa.data.trajectories import Episode, obs_to_tensor, read_shard, write_shard  # noqa: E402
+from jepa.data.trajectories import Episode, TrajectoryFrames, obs_to_tensor, read_shard, write_shard  # noqa: E402
 from jepa.train.config import ConfigError  # noqa: E402
 
 STEPS, EPISODES, PER_SHARD = 30, 6, 2
@@ -121,6 +121,26 @@ def test_dataset_windows_round_trip_and_never_cross_episodes(two_rooms_dir):
     longest = max(len(e["obs"]) for e in episodes)
     with pytest.raises(ValueError, match="num_steps"):
         TrajectoryDataset(two_rooms_dir, num_steps=longest + 1)
+
+
+def test_trajectory_frames_hold_out_the_last_shard_and_carry_the_true_state_as_float_labels(two_rooms_dir):
+    from jepa.data import build_image_dataset
+
+    _, episodes = _episodes(two_rooms_dir)
+    everything = {"num_train": 10_000, "num_val": 10_000, "val_shards": 1}
+    for split, expected in [("train", episodes[:-PER_SHARD]), ("val", episodes[-PER_SHARD:])]:
+        frames = build_image_dataset("trajectories", split, two_rooms_dir, 64, **everything)
+        states = np.concatenate([e["state"] for e in expected])
+        assert frames.main_label is None and set(frames.labels) == {"state_0", "state_1"}
+        assert np.array_equal(np.stack([frames.labels["state_0"], frames.labels["state_1"]], 1), states)
+        assert frames.labels["state_0"].dtype == np.float32 and len(frames) == len(states)
+        x, y = frames[5]
+        assert torch.equal(x, obs_to_tensor(np.concatenate([e["obs"] for e in expected])[5:6])[0]) and y == 0
+    few = TrajectoryFrames(two_rooms_dir, "train", num_train=7, seed=1)
+    train_states = np.concatenate([e["state"] for e in episodes[:-PER_SHARD]])
+    assert len(few) == 7 and all((train_states == (a, b)).all(1).any() for a, b in zip(*few.labels.values()))
+    with pytest.raises(ValueError, match="data.image_size=32"):
+        TrajectoryFrames(two_rooms_dir, image_size=32)
 
 
 def test_shard_write_and_read_round_trip_exactly(tmp_path):

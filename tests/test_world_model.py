@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -106,14 +107,13 @@ def collected(tmp_path_factory):
     return collect(cfg, progress=False)
 
 
-@pytest.fixture(scope="module")
-def trained(collected, tmp_path_factory):
+def _tiny_world_model(data, out, **overrides):
     from jepa.control.config import WorldModelTrainConfig
     from jepa.control.train import train_world_model
 
     cfg = WorldModelTrainConfig(
-        data=str(collected),
-        out=str(tmp_path_factory.mktemp("wm") / "run"),
+        data=str(data),
+        out=str(out),
         steps=3,
         batch_size=8,
         warmup=1,
@@ -126,8 +126,39 @@ def trained(collected, tmp_path_factory):
         predictor_heads=2,
         probe_frames=50,
         progress=False,
+        **overrides,
     )
     return train_world_model(cfg), cfg
+
+
+@pytest.fixture(scope="module")
+def trained(collected, tmp_path_factory):
+    return _tiny_world_model(collected, tmp_path_factory.mktemp("wm") / "run")
+
+
+@pytest.fixture(scope="module")
+def pretrained(collected, tmp_path_factory):
+    """A tiny ``jepa train`` run of the Two-Rooms preset on the collected frames, probes included."""
+    from jepa.cli import main
+
+    run = tmp_path_factory.mktemp("ijepa") / "run"
+    tiny = ["model.embed_dim=32", "model.depth=1", "model.num_heads=2", "model.predictor_dim=32"]
+    tiny += ["model.predictor_depth=1", "model.predictor_heads=2", "data.batch_size=16", "data.num_train=64"]
+    tiny += ["data.num_val=32", "data.num_workers=0", "optim.warmup_steps=1", "train.steps=2", "train.threads=1"]
+    args = ["train", "experiment=ijepa_two_rooms", f"data.root={collected}", f"run_dir={run}", *tiny]
+    assert main([*args, "train.progress=false"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def trained_frozen(collected, pretrained, tmp_path_factory):
+    """A world model over the pretrained encoder, trained from a copy of the pretraining run that is then
+    deleted: the checkpoint must rebuild without it."""
+    copy = tmp_path_factory.mktemp("ijepa") / "copy"
+    shutil.copytree(pretrained, copy)
+    run = _tiny_world_model(collected, tmp_path_factory.mktemp("wm") / "frozen", encoder=str(copy), encoder_pool=2)
+    shutil.rmtree(copy)
+    return run
 
 
 def test_strided_windows_keep_every_action_between_the_frames(collected):
@@ -166,6 +197,57 @@ def test_a_held_action_is_repeated_for_each_env_step_of_a_model_step():
     assert model_actions(held, 3, hold=False) is held
 
 
+def test_pretraining_on_collected_frames_reports_the_state_r2_of_every_encoder(pretrained):
+    rows = json.loads((pretrained / "eval.json").read_text())["rows"]
+    assert [row["encoder"] for row in rows] == ["pretrained", "random_init", "raw_input"]
+    for row in rows:
+        assert "linear_acc" not in row and np.isfinite(row["state_0_r2"]) and np.isfinite(row["state_1_r2"])
+
+
+def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_the_checkpoint(
+    pretrained, trained_frozen
+):
+    from jepa.control.build import load_world_model
+    from jepa.control.data import EncodedWindows, window_dataset
+    from jepa.control.pretrained import load_pretrained_encoder
+
+    run_dir, cfg = trained_frozen
+    model, loaded_cfg = load_world_model(run_dir)
+    assert loaded_cfg == cfg and model.freeze_encoder and model.regularizer is None
+    vit, _ = load_pretrained_encoder(str(pretrained), 64)
+    for name, weight in vit.state_dict().items():
+        assert torch.equal(model.encoder.vit.state_dict()[name], weight), name
+    frames = torch.randn(2, 3, 64, 64)
+    assert model.encode(frames).shape == (2, 4, 32)  # 8 x 8 patch tokens pooled to 2 x 2
+    windows = window_dataset(cfg.data, cfg.window, cfg.frameskip)
+    encoded = EncodedWindows(windows, model)[7]  # what training saw: every frame encoded once, up front
+    assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-5)
+    assert torch.equal(encoded["actions"], windows[7]["actions"])
+    probe = json.loads((run_dir / "eval.json").read_text())["probe"]
+    assert {row["encoder"] for row in probe} == {"world_model", "random_init", "raw_input"}
+    assert all(np.isfinite(row["r2"]) for row in probe)
+
+
+def test_plan_runs_with_a_frozen_encoder(trained_frozen, tmp_path, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    from jepa.cli import main
+
+    run_dir, _ = trained_frozen
+    args = ["plan", f"run={run_dir}", f"out={tmp_path}", "episodes=1", "max_steps=4", "samples=8", "elites=2"]
+    assert main([*args, "iterations=1", "horizon=2", "gifs=0"]) == 0
+    assert json.loads((tmp_path / "plan.json").read_text())["episodes"][0]["steps"] == 4
+
+
+def test_a_bad_encoder_run_fails_naming_the_key(collected, trained, tmp_path, capsys):
+    from jepa.cli import main
+
+    common = ["wm-train", f"data={collected}", f"out={tmp_path}", "steps=1", "progress=false"]
+    for encoder, message in [(tmp_path / "missing", "is not a jepa train run"), (trained[0], "holds other settings")]:
+        assert main([*common, f"encoder={encoder}"]) == 2
+        err = capsys.readouterr().err
+        assert f"encoder={encoder}" in err and message in err
+
+
 @pytest.mark.parametrize("hold", ["true", "false"])
 def test_plan_runs_an_episode_and_writes_its_report(trained, tmp_path, monkeypatch, hold):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
@@ -190,6 +272,7 @@ def test_control_commands_name_a_bad_key_or_value(capsys):
         (["wm-train", "lr=fast"], "lr must be a number"),
         (["wm-train", "rollout_steps=6"], "rollout_steps must be in"),
         (["wm-train", "proprio=maybe"], "proprio must be true or false"),
+        (["wm-train", "encoder_pool=0"], "encoder_pool must be positive"),
         (["plan", "planner=random"], "planner must be one of"),
         (["plan", "execute=9"], "execute must be in"),
     ]:

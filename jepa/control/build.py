@@ -6,40 +6,55 @@ import dataclasses
 from pathlib import Path
 
 from jepa.control.config import WorldModelTrainConfig
+from jepa.control.pretrained import build_pooled_encoder
 from jepa.losses import VCR
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder
 from jepa.train import checkpoint as ckpt
 
 
-def build_world_model(cfg: WorldModelTrainConfig, image_size: int, action_dim: int, proprio_dim: int) -> WorldModel:
-    """A jointly trained ConvEncoder (VCR against collapse) and a block-causal predictor. ``action_dim`` is the
-    env's; a model step takes ``frameskip`` of them."""
-    encoder = ConvEncoder(input_size=image_size, latent_dim=cfg.latent_dim)
+def build_world_model(
+    cfg: WorldModelTrainConfig, image_size: int, action_dim: int, proprio_dim: int, encoder: dict | None = None
+) -> WorldModel:
+    """A block-causal predictor over a jointly trained ConvEncoder (VCR against collapse), or, given the
+    ``encoder`` settings of :func:`jepa.control.pretrained.load_pretrained_encoder`, over that frozen ViT
+    (random-init here: its weights are loaded afterwards). ``action_dim`` is the env's; a model step takes
+    ``frameskip`` of them."""
+    if encoder is None:
+        frames = ConvEncoder(input_size=image_size, latent_dim=cfg.latent_dim)
+    else:
+        frames = build_pooled_encoder(encoder, cfg.encoder_pool)
     predictor = ActionConditionedPredictor(
-        encoder.embed_dim,
+        frames.embed_dim,
         action_dim * cfg.frameskip,
-        num_tokens=encoder.num_tokens,
+        num_tokens=frames.num_tokens,
         proprio_dim=proprio_dim if cfg.proprio else 0,
         predictor_dim=cfg.predictor_dim,
         depth=cfg.predictor_depth,
         num_heads=cfg.predictor_heads,
     )
     return WorldModel(
-        encoder,
+        frames,
         predictor,
         loss=cfg.loss,
         rollout_steps=cfg.rollout_steps,
         regularizer=VCR(var_weight=cfg.var_weight, cov_weight=cfg.cov_weight),
+        freeze_encoder=encoder is not None,
     )
 
 
 def save_world_model(
-    run_dir: str | Path, step: int, model: WorldModel, cfg: WorldModelTrainConfig, dims: dict[str, int]
+    run_dir: str | Path,
+    step: int,
+    model: WorldModel,
+    cfg: WorldModelTrainConfig,
+    dims: dict[str, int],
+    encoder: dict | None = None,
 ) -> Path:
-    """A checkpoint under ``run_dir/checkpoints`` holding the weights, the settings and the data's
-    ``dims`` (image_size, action_dim, proprio_dim): all :func:`load_world_model` needs."""
-    state = {"config": dataclasses.asdict(cfg), "dims": dims}
+    """A checkpoint under ``run_dir/checkpoints`` holding the weights (a frozen encoder's too), the settings, the
+    data's ``dims`` (image_size, action_dim, proprio_dim) and a frozen encoder's settings: all
+    :func:`load_world_model` needs."""
+    state = {"config": dataclasses.asdict(cfg), "dims": dims, "encoder": encoder}
     return ckpt.save_checkpoint(Path(run_dir) / "checkpoints", step, model.state_dict(), state)
 
 
@@ -50,6 +65,6 @@ def load_world_model(run_dir: str | Path) -> tuple[WorldModel, WorldModelTrainCo
         raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints; train first (jepa wm-train ...)")
     _, weights, state = ckpt.load_checkpoint(path)
     cfg = WorldModelTrainConfig(**state["config"])
-    model = build_world_model(cfg, **state["dims"])
+    model = build_world_model(cfg, **state["dims"], encoder=state.get("encoder"))  # none before frozen encoders
     model.load_state_dict(weights, strict=True)
     return model.eval(), cfg

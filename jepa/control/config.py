@@ -35,7 +35,9 @@ class WorldModelTrainConfig:
     window: int = 6  # model steps per training window (observations)
     rollout_steps: int = 4  # autoregressive steps in the rollout loss, <= window - 1
     loss: str = "l1"  # l1 | l2 | smooth_l1
-    latent_dim: int = 4  # with 16 or 32, VCR decorrelation forced jumpy features of the 2-D position
+    encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained with VCR
+    encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
+    latent_dim: int = 4  # ConvEncoder; with 16 or 32, VCR decorrelation forced jumpy features of the 2-D position
     predictor_dim: int = 64
     predictor_depth: int = 2
     predictor_heads: int = 4
@@ -52,6 +54,7 @@ class WorldModelTrainConfig:
     def __post_init__(self):
         _positive(self, "steps", "batch_size", "lr", "clip_grad", "frameskip", "latent_dim", "log_every")
         _positive(self, "predictor_dim", "predictor_depth", "predictor_heads", "val_shards", "probe_frames")
+        _positive(self, "encoder_pool")
         if self.window < 2:
             raise ConfigError(f"window must be >= 2 (one step to predict), got {self.window}")
         if not 0 <= self.rollout_steps < self.window:

@@ -6,44 +6,35 @@ difference says what training added.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from evals import linear_regression_probe
 from jepa.control.build import build_world_model
 from jepa.control.config import WorldModelTrainConfig
-from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor
+from jepa.control.data import encode_frames
+from jepa.data.trajectories import TrajectoryDataset, sample_frames, shard_split
 from jepa.methods import WorldModel
 
 
-def _frames(dataset: TrajectoryDataset, shards: range, limit: int, seed: int) -> tuple[np.ndarray, torch.Tensor]:
-    """Up to ``limit`` (uint8 frames, true states) drawn without replacement from ``shards``."""
-    obs = np.concatenate([dataset.shards[i]["obs"] for i in shards])
-    states = np.concatenate([dataset.shards[i]["state"] for i in shards])
-    keep = np.sort(np.random.default_rng(seed).permutation(len(obs))[:limit])
-    return obs[keep], torch.from_numpy(states[keep])
-
-
-@torch.no_grad()
-def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """uint8 frames (N, H, W, 3) -> flattened latents (N, tokens * D)."""
-    chunks = np.array_split(frames, max(1, len(frames) // batch_size))
-    return torch.cat([model.encode(obs_to_tensor(chunk)).flatten(1) for chunk in chunks])
-
-
 def position_probe(
-    model: WorldModel, dataset: TrajectoryDataset, cfg: WorldModelTrainConfig, dims: dict[str, int]
+    model: WorldModel,
+    dataset: TrajectoryDataset,
+    cfg: WorldModelTrainConfig,
+    dims: dict[str, int],
+    encoder: dict | None = None,
 ) -> list[dict]:
     """Ridge R² of the true state from latents: fit on frames of the training shards, scored on the held-out
-    shards' episodes. Rows: the trained world model, a random-init one, raw pixels."""
-    split = len(dataset.shards) - cfg.val_shards
-    train_obs, train_states = _frames(dataset, range(split), cfg.probe_frames, cfg.seed)
-    val_obs, val_states = _frames(dataset, range(split, len(dataset.shards)), cfg.probe_frames, cfg.seed)
+    shards' episodes. Rows: the trained world model, a random-init one (with a frozen encoder's ``encoder``
+    settings: a random-init ViT pooled alike), raw pixels."""
+    train_shards, val_shards = shard_split(len(dataset.shards), cfg.val_shards)
+    train_obs, train_states = sample_frames(dataset, train_shards, cfg.probe_frames, cfg.seed)
+    val_obs, val_states = sample_frames(dataset, val_shards, cfg.probe_frames, cfg.seed)
+    train_states, val_states = torch.from_numpy(train_states), torch.from_numpy(val_states)
     torch.manual_seed(cfg.seed + 1)
-    encoders = {"world_model": model, "random_init": build_world_model(cfg, **dims).eval()}
+    encoders = {"world_model": model, "random_init": build_world_model(cfg, **dims, encoder=encoder).eval()}
     rows = []
     for name, encoder in encoders.items():
-        train_x, val_x = encode_frames(encoder, train_obs), encode_frames(encoder, val_obs)
+        train_x, val_x = (encode_frames(encoder, obs).flatten(1) for obs in (train_obs, val_obs))
         rows.append({"encoder": name, **linear_regression_probe(train_x, train_states, val_x, val_states)})
     pixels = [torch.from_numpy(o.reshape(len(o), -1)).float() / 255 for o in (train_obs, val_obs)]
     rows.append({"encoder": "raw_input", **linear_regression_probe(pixels[0], train_states, pixels[1], val_states)})

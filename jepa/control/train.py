@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader, Subset
 from evals import format_table, write_eval
 from jepa.control.build import build_world_model, save_world_model
 from jepa.control.config import WorldModelTrainConfig
-from jepa.control.data import split_by_shard, to_model_steps, window_dataset
+from jepa.control.data import EncodedWindows, split_by_shard, to_model_steps, window_dataset
+from jepa.control.pretrained import load_pretrained_encoder
 from jepa.control.probe import position_probe
 from jepa.methods import WorldModel
 from jepa.train.logging import MetricsLogger
@@ -66,15 +67,19 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out).expanduser()
     dataset = window_dataset(cfg.data, cfg.window, cfg.frameskip)
-    train_set, val_set = split_by_shard(dataset, cfg.val_shards)
     sample = dataset[0]
     dims = {
         "image_size": sample["obs"].shape[-1],
         "action_dim": sample["actions"].shape[-1],
         "proprio_dim": sample["states"].shape[-1],
     }
+    pretrained, encoder = load_pretrained_encoder(cfg.encoder, dims["image_size"]) if cfg.encoder else (None, None)
     torch.manual_seed(cfg.seed)
-    model = build_world_model(cfg, **dims)
+    model = build_world_model(cfg, **dims, encoder=encoder)
+    if pretrained is not None:
+        model.encoder.vit.load_state_dict(pretrained.state_dict(), strict=True)
+        log.info("encoding every frame of %s once with the frozen encoder of %s", cfg.data, cfg.encoder)
+    train_set, val_set = split_by_shard(EncodedWindows(dataset, model) if pretrained else dataset, cfg.val_shards)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
     device = torch.device("cpu")
     dtype = select_precision(cfg.precision, device)
@@ -100,10 +105,10 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
             logger.log(step, metrics | {"seconds": time.perf_counter() - start})
     logger.close()
     train_seconds = time.perf_counter() - start
-    save_world_model(run_dir, cfg.steps, model, cfg, dims)
+    save_world_model(run_dir, cfg.steps, model, cfg, dims, encoder)
     model.eval()
     results = {"train_seconds": train_seconds, **validation_losses(model, val_set, cfg)}
-    results["probe"] = position_probe(model, dataset, cfg, dims)
+    results["probe"] = position_probe(model, dataset, cfg, dims, encoder)
     write_eval(results, run_dir / "eval.json")
     print(
         f"\ntrained {cfg.steps} steps in {train_seconds:.0f} s; held-out losses: "

@@ -6,7 +6,7 @@ from jepa.data.loader import build_train_loader
 from jepa.data.synthetic import make_shapes_dataset
 from jepa.data.synthetic_audio import make_synthetic_sounds
 from jepa.data.synthetic_video import make_moving_shapes_videos
-from jepa.data.trajectories import TrajectoryDataset
+from jepa.data.trajectories import TrajectoryDataset, TrajectoryFrames
 from jepa.data.video import ClipSampler, MovingShapesVideos, VideoClipDataset
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ShapesDataset",
     "SyntheticSounds",
     "TrajectoryDataset",
+    "TrajectoryFrames",
     "VideoClipDataset",
     "build_image_dataset",
     "build_train_loader",

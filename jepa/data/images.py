@@ -1,8 +1,9 @@
-"""Image datasets: the embedded procedural shapes, a user's image folder, and scikit-learn's digits.
+"""Image datasets: the embedded procedural shapes, a user's image folder, scikit-learn's digits, and the frames
+of a ``jepa collect`` directory (:class:`jepa.data.trajectories.TrajectoryFrames`).
 
 Every dataset yields ``(image (3, H, W) float32 normalised, int label)`` and carries ``labels``
-(name -> per-sample array, for probes of more than the main label), ``main_label`` and
-``num_classes``.
+(name -> per-sample array, for probes of more than the main label), ``main_label`` (None when the
+images have no class) and ``num_classes``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from jepa.data.unreadable import MediaFiles
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGE_DATASETS = ("digits", "folder", "shapes")
+IMAGE_DATASETS = ("digits", "folder", "shapes", "trajectories")
+# datasets whose images are normalised by `normalise`, as trajectory frames are (digits are scaled to [-1, 1])
+IMAGENET_NORMALISED = ("folder", "shapes", "trajectories")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
@@ -146,7 +149,8 @@ class DigitsDataset(Dataset):
 
 
 def build_image_dataset(name: str, split: str, root: str | Path, image_size: int, **kwargs) -> Dataset:
-    """'shapes' (generated under root), 'folder' (root/train and root/val, or root whole for train), 'digits'."""
+    """'shapes' (generated under root), 'folder' (root/train and root/val, or root whole for train), 'digits',
+    'trajectories' (root: a ``jepa collect`` directory)."""
     if name == "shapes":
         return ShapesDataset(root, split, image_size, **kwargs)
     if name == "digits":
@@ -159,4 +163,8 @@ def build_image_dataset(name: str, split: str, root: str | Path, image_size: int
         if split == "train":
             return ImageFolderDataset(root, image_size)
         raise FileNotFoundError(f"image folder {root} has no {split}/ subfolder to evaluate on")
+    if name == "trajectories":
+        from jepa.data.trajectories import TrajectoryFrames  # it reads frames with this module's normalisation
+
+        return TrajectoryFrames(root, split, image_size, **kwargs)
     raise ValueError(f"unknown image dataset {name!r}; choose from {list(IMAGE_DATASETS)}")

@@ -12,6 +12,7 @@ A collection is one directory (format version 1):
   and what the collector records (env id, seed, policy, ...).
 
 Episodes are stored as L + 1 observations and L actions, so no dummy action pads the final observation.
+Held-out data is always whole shards (:func:`shard_split`), so no episode is on both sides.
 """
 
 from __future__ import annotations
@@ -195,11 +196,78 @@ class TrajectoryDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        shard_index, o, a = (int(v) for v in self.index[i])
-        shard, span, s = self.shards[shard_index], (self.num_steps - 1) * self.stride + 1, self.stride
+    def window_rows(self, i: int) -> tuple[int, slice, slice]:
+        """Window ``i`` as (its shard, that shard's observation rows, its action rows)."""
+        shard, o, a = (int(v) for v in self.index[i])
+        span = (self.num_steps - 1) * self.stride + 1
+        return shard, slice(o, o + span, self.stride), slice(a, a + span - 1)
+
+    def actions_and_states(self, i: int) -> dict[str, torch.Tensor]:
+        """Window ``i`` without its frames: ``actions`` and ``states``."""
+        shard, obs, steps = self.window_rows(i)
+        arrays = self.shards[shard]
         return {
-            "obs": obs_to_tensor(shard["obs"][o : o + span : s]),
-            "actions": torch.from_numpy(shard["actions"][a : a + span - 1].copy()),
-            "states": torch.from_numpy(shard["state"][o : o + span : s].copy()),
+            "actions": torch.from_numpy(arrays["actions"][steps].copy()),
+            "states": torch.from_numpy(arrays["state"][obs].copy()),
         }
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        shard, obs, _ = self.window_rows(i)
+        return {"obs": obs_to_tensor(self.shards[shard]["obs"][obs]), **self.actions_and_states(i)}
+
+
+def shard_split(num_shards: int, val_shards: int) -> tuple[range, range]:
+    """(train, val) shard numbers, val the last ``val_shards``; every consumer (world-model validation, its
+    position probe, encoder pretraining) holds out the same episodes."""
+    if not 0 < val_shards < num_shards:
+        raise ValueError(f"need 0 < val_shards < {num_shards} readable shards, got {val_shards}")
+    return range(num_shards - val_shards), range(num_shards - val_shards, num_shards)
+
+
+def sample_frames(dataset: TrajectoryDataset, shards: range, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``limit`` (uint8 frames (N, H, W, 3), true states (N, S)) of ``shards``, drawn without replacement
+    and kept in file order: consecutive frames are near-duplicates, so a random subset covers more states."""
+    obs = np.concatenate([dataset.shards[i]["obs"] for i in shards])
+    states = np.concatenate([dataset.shards[i]["state"] for i in shards])
+    keep = np.sort(np.random.default_rng(seed).permutation(len(obs))[:limit])
+    return obs[keep], states[keep]
+
+
+class TrajectoryFrames(Dataset):
+    """Single frames of a trajectory collection as an image dataset, to pretrain an encoder on what a world
+    model will see and probe it for the true state.
+
+    ``split`` 'train' draws up to ``num_train`` frames from all but the last ``val_shards`` shards, 'val' up to
+    ``num_val`` from those. Item: (frame (3, H, W) normalised as :func:`obs_to_tensor`, 0): there is no class,
+    so ``main_label`` is None; ``labels`` holds each state column as floats, ``state_0``, ``state_1``, ...
+    (Two-Rooms: the agent's x and y).
+    """
+
+    main_label = None
+    num_classes = 1
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        image_size: int = 64,
+        num_train: int = 4000,
+        num_val: int = 1000,
+        val_shards: int = 1,
+        seed: int = 0,
+    ):
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        collection = TrajectoryDataset(root, num_steps=1)
+        train, val = shard_split(len(collection.shards), val_shards)
+        shards, limit = (train, num_train) if split == "train" else (val, num_val)
+        self.frames, states = sample_frames(collection, shards, limit, seed)
+        if self.frames.shape[1:3] != (image_size, image_size):
+            raise ValueError(f"data.image_size={image_size}, but {root} holds {self.frames.shape[1:3]} frames")
+        self.labels = {f"state_{i}": states[:, i] for i in range(states.shape[1])}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return obs_to_tensor(self.frames[index : index + 1])[0], 0

@@ -24,7 +24,8 @@ class WorldModel(nn.Module):
 
     encoder: any module mapping frames (B, C, H, W) to tokens (B, N, D) or a vector (B, D); with
     ``freeze_encoder`` (a pretrained encoder) it gets no gradient and no regulariser.
-    Batch: ``obs`` (B, T, C, H, W), ``actions`` (B, T-1, A), ``proprio`` (B, T, P) when the predictor takes it.
+    Batch: ``obs`` (B, T, C, H, W) or, for a frozen encoder, its latents ``z`` (B, T, N, D) computed beforehand;
+    ``actions`` (B, T-1, A), ``proprio`` (B, T, P) when the predictor takes it.
     """
 
     def __init__(
@@ -88,7 +89,7 @@ class WorldModel(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         actions, proprio = batch["actions"], batch.get("proprio")
-        z = self.encode(batch["obs"])
+        z = batch["z"] if "z" in batch else self.encode(batch["obs"])
         target = z[:, 1:].detach()
         context_p = None if proprio is None else proprio[:, :-1]
         pred, p_pred = self.predict(z[:, :-1], actions, context_p)

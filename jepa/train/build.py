@@ -153,8 +153,10 @@ def build_dataset(cfg: DataConfig, split: str, run_dir: str | Path | None = None
         return build_video_dataset(
             cfg.name, split, root, image_size=cfg.image_size, sampler=sampler, backend=cfg.video_backend, **extra
         )
+    counts = {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed}
     extra = {
-        "shapes": {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed},
+        "shapes": counts,
         "digits": {"seed": cfg.seed},
+        "trajectories": counts | {"val_shards": cfg.val_shards},
     }.get(cfg.name, {})
     return build_image_dataset(cfg.name, split, root, cfg.image_size, **extra)

@@ -45,12 +45,14 @@ class MaskConfig:
 
 @dataclass
 class DataConfig:
-    # images: shapes | folder | digits; video: moving_shapes | video_folder; audio: sounds | audio_folder
+    # images: shapes | folder | digits | trajectories; video: moving_shapes | video_folder; audio: sounds | audio_folder
     name: str = "shapes"
-    root: str = "~/.cache/jepa/data"  # where generated data is written, or the user's image/video/audio folder or index
+    # where generated data is written, or the user's image/video/audio folder or index, or a `jepa collect` directory
+    root: str = "~/.cache/jepa/data"
     image_size: int = 64  # side of the square images, or of the video frames
-    num_train: int = 4000  # shapes, moving_shapes and sounds only
+    num_train: int = 4000  # shapes, moving_shapes and sounds: samples generated; trajectories: frames drawn
     num_val: int = 1000
+    val_shards: int = 1  # trajectories: the last val_shards shards (whole episodes) are the val split
     frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
     frame_step: int = 1  # video: take every frame_step-th frame
     video_frames: int = 16  # moving_shapes: length of each generated video
@@ -192,6 +194,7 @@ def validate(cfg: Config) -> None:
         )
     _check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
     _check_positive(cfg, "train.monitor_every", "bench.clips")
+    _check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards")
     pairs = ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "mask.stripe_scale", "optim.betas")
     for key in (*pairs, "optim.ema_momentum"):
         if len(_value(cfg, key)) != 2:
