@@ -24,7 +24,7 @@ def _choice(key: str, value: str, choices) -> None:
 class WorldModelTrainConfig:
     data: str = "data/two_rooms"  # a `jepa collect` directory
     out: str = "runs/world_model"
-    steps: int = 2000
+    steps: int = 1200
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -32,8 +32,8 @@ class WorldModelTrainConfig:
     clip_grad: float = 1.0
     seed: int = 0
     frameskip: int = 5  # env steps per model step
-    window: int = 6  # model steps per training window (observations)
-    rollout_steps: int = 4  # autoregressive steps in the rollout loss, <= window - 1
+    window: int = 9  # model steps per training window (observations)
+    rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
     loss: str = "l1"  # l1 | l2 | smooth_l1
     encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained with VCR
     encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
@@ -74,13 +74,13 @@ class PlanConfig:
     episodes: int = 20
     seed: int = 0  # episode i resets Two-Rooms with seed + i (start and goal in different rooms)
     planner: str = "cem"  # cem | mppi
-    horizon: int = 5  # model steps (each frameskip env steps)
+    horizon: int = 8  # model steps (each frameskip env steps): 40 env steps reach around the wall
     samples: int = 300
     elites: int = 30
     iterations: int = 10
     temperature: float = 0.5  # mppi only
     metric: str = "l2"  # l1 | l2 distance to the goal latent
-    reduce: str = "final"  # final | sum over the horizon
+    reduce: str = "sum"  # sum over the horizon (rewards getting there early) | final
     hold: bool = True  # plan one action per model step, held for its frameskip env steps (else plan each one)
     execute: int = 1  # model steps executed before replanning
     max_steps: int = 100  # env steps per episode
