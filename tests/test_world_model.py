@@ -241,7 +241,7 @@ def test_plan_runs_with_a_frozen_encoder(trained_frozen, tmp_path, monkeypatch):
 def test_a_bad_encoder_run_fails_naming_the_key(collected, trained, tmp_path, capsys):
     from jepa.cli import main
 
-    common = ["wm-train", f"data={collected}", f"out={tmp_path}", "steps=1", "progress=false"]
+    common = ["wm-train", f"data={collected}", f"out={tmp_path}", "steps=1", "window=3", "rollout_steps=2"]
     for encoder, message in [(tmp_path / "missing", "is not a jepa train run"), (trained[0], "holds other settings")]:
         assert main([*common, f"encoder={encoder}"]) == 2
         err = capsys.readouterr().err
@@ -270,7 +270,7 @@ def test_control_commands_name_a_bad_key_or_value(capsys):
     for args, message in [
         (["wm-train", "stpes=3"], "unknown key 'stpes' for wm-train"),
         (["wm-train", "lr=fast"], "lr must be a number"),
-        (["wm-train", "rollout_steps=6"], "rollout_steps must be in"),
+        (["wm-train", "window=4", "rollout_steps=4"], "rollout_steps must be in"),
         (["wm-train", "proprio=maybe"], "proprio must be true or false"),
         (["wm-train", "encoder_pool=0"], "encoder_pool must be positive"),
         (["plan", "planner=random"], "planner must be one of"),
