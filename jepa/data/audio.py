@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa.data.images import find_class_files
-from jepa.data.index import read_index, split_source
+from jepa.data.index import labelled_files, split_source
 from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
 from jepa.data.unreadable import MediaFiles
 
@@ -194,16 +193,7 @@ class AudioClipDataset(AudioFiles):
         random_crop: bool = False,
         stats: tuple[float, float] | None = None,
     ):
-        source = Path(source)
-        self.classes: list[str] = []
-        if source.is_file():
-            files, ids = read_index(source)
-        elif source.is_dir():
-            files, ids, self.classes = find_class_files(source, AUDIO_SUFFIXES)
-            if not files:
-                raise FileNotFoundError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) found under {source}")
-        else:
-            raise FileNotFoundError(f"audio index or folder {source} does not exist")
+        files, ids, self.classes = labelled_files(Path(source), AUDIO_SUFFIXES, "audio", "audio files")
         num_classes = max(len(self.classes), max(ids) + 1)
         super().__init__(
             files, {"class": np.array(ids)}, num_classes, duration=duration, random_crop=random_crop, stats=stats

@@ -23,6 +23,22 @@ def read_index(path: Path) -> tuple[list[Path], list[int]]:
     return files, ids
 
 
+def labelled_files(source: Path, suffixes: set[str], kind: str, plural: str) -> tuple[list[Path], list[int], list[str]]:
+    """A user's labelled media: an index file (see :func:`read_index`) or a folder (see
+    :func:`jepa.data.images.find_class_files`) -> (files, class ids, class names; empty for an index).
+    ``kind`` and ``plural`` name the media in errors ("video", "videos")."""
+    from jepa.data.images import find_class_files
+
+    if source.is_file():
+        return (*read_index(source), [])
+    if not source.is_dir():
+        raise FileNotFoundError(f"{kind} index or folder {source} does not exist")
+    files, ids, classes = find_class_files(source, suffixes)
+    if not files:
+        raise FileNotFoundError(f"no {plural} ({', '.join(sorted(suffixes))}) found under {source}")
+    return files, ids, classes
+
+
 def split_source(root: Path, split: str) -> Path:
     """A user's media for ``split``: ``root/<split>/`` or ``root/<split>.csv`` when present, else (train only)
     ``root`` itself, a folder or a CSV index."""

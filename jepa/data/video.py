@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jepa.data.images import find_class_files, normalise
-from jepa.data.index import read_index, split_source
+from jepa.data.images import normalise
+from jepa.data.index import labelled_files, split_source
 from jepa.data.synthetic_video import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
 from jepa.data.unreadable import MediaFiles
 
@@ -253,16 +253,7 @@ class VideoClipDataset(VideoFiles):
         random_crop: bool = False,
         backend: str = "decord",
     ):
-        source = Path(source)
-        self.classes: list[str] = []
-        if source.is_file():
-            files, ids = read_index(source)
-        elif source.is_dir():
-            files, ids, self.classes = find_class_files(source, VIDEO_SUFFIXES)
-            if not files:
-                raise FileNotFoundError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) found under {source}")
-        else:
-            raise FileNotFoundError(f"video index or folder {source} does not exist")
+        files, ids, self.classes = labelled_files(Path(source), VIDEO_SUFFIXES, "video", "videos")
         num_classes = max(len(self.classes), max(ids) + 1)
         super().__init__(
             files,
