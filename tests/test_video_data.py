@@ -164,6 +164,24 @@ def test_short_videos_repeat_their_last_frame(tmp_path):
     torch.testing.assert_close(x[:, 3:], x[:, 2:3].expand(-1, 3, -1, -1))
 
 
+def test_decord_remembers_the_scale_that_decodes_a_failing_width(tmp_path, monkeypatch):
+    from jepa.data.video import DecordReader
+
+    monkeypatch.setattr(DecordReader, "_scale_for_size", {})
+    frames = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (40, 120, 200)])
+    for name in ("a.mp4", "b.mp4"):
+        write_mp4(tmp_path / name, frames, fps=8)
+    first = DecordReader(str(tmp_path / "a.mp4"))
+    assert first._scale == 1  # nothing known yet: tries the native size, fails, rescales
+    clip_a = first.frames([0, 1, 2])
+    if first._scale == 1:
+        pytest.skip("this decord build converts 32 px frames directly")
+    assert DecordReader._scale_for_size == {(32, 32): first._scale}
+    second = DecordReader(str(tmp_path / "b.mp4"))
+    assert second._scale == first._scale  # opened at the working scale straight away
+    torch.testing.assert_close(second.frames([0, 1, 2]), clip_a)
+
+
 def test_clip_sampler_windows_steps_and_fps():
     assert ClipSampler(frames_per_clip=4)(2, 8.0).tolist() == [[0, 1, 1, 1]]
     assert ClipSampler(frames_per_clip=3, frame_step=2)(100, 30.0).shape == (1, 3)

@@ -52,17 +52,28 @@ class DecordReader:
     decord fails ("DECORDArrayCopyFromTo: The size must exactly match") on frames of a few small widths,
     which ones depending on its build (8, 12, 16, 24, 32, 48, 96 and 144 px in decord2 3.4; 8, 12, 16, 24,
     48 and 72 px in decord 0.6); such a video is decoded at 2, 3 or 5 times its size instead, which the clip
-    resize undoes.
+    resize undoes. The scale that worked is remembered per frame size (read from the container header), so
+    later videos of that size open at it directly rather than failing first: twice the clips/s on the 32 px
+    moving shapes.
     """
 
     _RESCALES = (2, 3, 5)  # for every failing width seen, one of these multiples works
+    _scale_for_size: dict[tuple[int, int], int] = {}  # (height, width) -> decoding scale, learned per process
 
     def __init__(self, path: str):
         import decord
 
         self._decord, self._path = decord, path
-        self._video = decord.VideoReader(path, num_threads=1)
+        self._size = _frame_size(path)
+        self._scale = self._scale_for_size.get(self._size, 1)
+        self._video = self._open(self._scale)
         self.num_frames, self.fps = len(self._video), float(self._video.get_avg_fps())
+
+    def _open(self, scale: int):
+        if scale == 1:
+            return self._decord.VideoReader(self._path, num_threads=1)
+        h, w = self._size
+        return self._decord.VideoReader(self._path, num_threads=1, width=scale * w, height=scale * h)
 
     def _batch(self, video, indices: Sequence[int]) -> torch.Tensor:
         try:
@@ -74,14 +85,28 @@ class DecordReader:
         try:
             return self._batch(self._video, indices)
         except VideoDecodeError as err:
-            if "DECORDArrayCopyFromTo" not in str(err):
+            if "DECORDArrayCopyFromTo" not in str(err) or self._scale != 1:
                 raise
-        h, w = self._video[0].shape[:2]
         for scale in self._RESCALES:
             with contextlib.suppress(VideoDecodeError):
-                video = self._decord.VideoReader(self._path, num_threads=1, width=scale * w, height=scale * h)
-                return self._batch(video, indices)
+                video = self._open(scale)
+                clip = self._batch(video, indices)
+                self._video, self._scale, self._scale_for_size[self._size] = video, scale, scale
+                return clip
+        h, w = self._size
         raise VideoDecodeError(f"decord cannot convert frames {w} px wide, even rescaled; try backend='torchcodec'")
+
+
+def _frame_size(path: str) -> tuple[int, int]:
+    """(height, width) of the first video stream, from the container header (PyAV; nothing is decoded)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            return stream.height, stream.width
+    except (av.error.FFmpegError, IndexError) as err:
+        raise VideoDecodeError(f"no readable video stream: {err}") from err
 
 
 class TorchCodecReader:
