@@ -7,16 +7,17 @@ from pathlib import Path
 
 from jepa.control.config import WorldModelTrainConfig
 from jepa.control.pretrained import build_pooled_encoder
-from jepa.losses import VCR
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder
 from jepa.train import checkpoint as ckpt
+from jepa.train.build import build_regularizer
+from jepa.train.config import RegularizerConfig
 
 
 def build_world_model(
     cfg: WorldModelTrainConfig, image_size: int, action_dim: int, proprio_dim: int, encoder: dict | None = None
 ) -> WorldModel:
-    """A block-causal predictor over a jointly trained ConvEncoder (VCR against collapse), or, given the
+    """A block-causal predictor over a jointly trained ConvEncoder (VCR or SIGReg against collapse), or, given the
     ``encoder`` settings of :func:`jepa.control.pretrained.load_pretrained_encoder`, over that frozen ViT
     (random-init here: its weights are loaded afterwards). ``action_dim`` is the env's; a model step takes
     ``frameskip`` of them."""
@@ -38,7 +39,14 @@ def build_world_model(
         predictor,
         loss=cfg.loss,
         rollout_steps=cfg.rollout_steps,
-        regularizer=VCR(var_weight=cfg.var_weight, cov_weight=cfg.cov_weight),
+        regularizer=build_regularizer(
+            RegularizerConfig(
+                name=cfg.regularizer,
+                var_weight=cfg.var_weight,
+                cov_weight=cfg.cov_weight,
+                sigreg_weight=cfg.sigreg_weight,
+            )
+        ),
         freeze_encoder=encoder is not None,
     )
 

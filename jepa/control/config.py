@@ -41,8 +41,10 @@ class WorldModelTrainConfig:
     predictor_dim: int = 64
     predictor_depth: int = 2
     predictor_heads: int = 4
+    regularizer: str = "vcr"  # vcr | sigreg: keeps the jointly trained encoder from collapsing
     var_weight: float = 10.0  # VCR on the jointly trained encoder; at 1 the prediction losses won and collapsed it
     cov_weight: float = 0.4
+    sigreg_weight: float = 0.1  # lambda of SIGReg (LeJEPA: 0.02-0.1)
     proprio: bool = False  # give the predictor the true state as a proprio token
     val_shards: int = 1  # held-out shards (whole episodes) for validation losses and the position probe
     probe_frames: int = 4000  # frames per split for the position probe
@@ -64,6 +66,7 @@ class WorldModelTrainConfig:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1 or none, got {self.threads}")
         _choice("loss", self.loss, PREDICTION_LOSSES)
+        _choice("regularizer", self.regularizer, ("vcr", "sigreg"))
         _choice("precision", self.precision, ("fp32", "bf16", "auto"))
 
 

@@ -95,7 +95,7 @@ def train_world_model(cfg: WorldModelTrainConfig) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = lr
         with autocast(device, dtype):
-            out = model(next(batches))
+            out = model(next(batches) | {"step": step})
         optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)

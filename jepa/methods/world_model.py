@@ -5,7 +5,7 @@ Losses (targets are the encoder's own outputs behind a stop-gradient, no EMA cop
 - teacher forcing: one block-causal forward predicts every z_{t+1} from the true z_{<=t} and a_{<=t};
 - rollout: from z_0 alone the predictor feeds its own predictions back for ``rollout_steps`` steps, which is
   how planning uses it, so compounding errors are trained against;
-- with a trainable encoder, a regulariser (e.g. :class:`jepa.losses.VCR`) on all encodings keeps the latent
+- with a trainable encoder, a regulariser (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) on all encodings keeps the latent
   from collapsing to a constant, which the prediction losses alone would reward.
 """
 
@@ -25,7 +25,8 @@ class WorldModel(nn.Module):
     encoder: any module mapping frames (B, C, H, W) to tokens (B, N, D) or a vector (B, D); with
     ``freeze_encoder`` (a pretrained encoder) it gets no gradient and no regulariser.
     Batch: ``obs`` (B, T, C, H, W) or, for a frozen encoder, its latents ``z`` (B, T, N, D) computed beforehand;
-    ``actions`` (B, T-1, A), ``proprio`` (B, T, P) when the predictor takes it.
+    ``actions`` (B, T-1, A), ``proprio`` (B, T, P) when the predictor takes it, and the training ``step`` (from
+    which SIGReg draws its directions).
     """
 
     def __init__(
@@ -104,6 +105,6 @@ class WorldModel(nn.Module):
             rollout = prediction_loss(rolled, target[:, :steps], self.loss_kind)
             loss, out["rollout"] = loss + rollout, rollout.detach()
         if self.regularizer is not None:
-            reg = self.regularizer(z)
+            reg = self.regularizer(z, step=int(batch.get("step", 0)))
             loss, out["reg"] = loss + reg, reg.detach()
         return out | {"loss": loss}
