@@ -94,6 +94,22 @@ def test_a_frozen_encoder_gets_no_gradient_and_no_regulariser():
     assert all(p.grad is None for p in frozen.encoder.parameters())
 
 
+@pytest.mark.parametrize("regularizer", ["vcr", "sigreg"])
+def test_the_jointly_trained_encoder_is_regularised_with_the_chosen_term(regularizer):
+    from jepa.control.build import build_world_model
+    from jepa.control.config import WorldModelTrainConfig
+
+    cfg = WorldModelTrainConfig(regularizer=regularizer, latent_dim=D, predictor_dim=16, predictor_heads=2)
+    model = build_world_model(cfg, image_size=16, action_dim=A, proprio_dim=P).train()
+    batch = {"obs": torch.randn(4, 3, 3, 16, 16), "actions": torch.randn(4, 2, A * cfg.frameskip)}
+    out = model(batch | {"step": 7})
+    assert out["reg"] > 0
+    out["loss"].backward()
+    assert model.encoder.head[-1].weight.grad.abs().sum() > 0
+    if regularizer == "sigreg":  # its directions come from the step: another step, another value
+        assert not torch.isclose(model(batch | {"step": 8})["reg"], out["reg"])
+
+
 # --- the control job end to end ------------------------------------------------------------------------
 
 
@@ -273,6 +289,7 @@ def test_control_commands_name_a_bad_key_or_value(capsys):
         (["wm-train", "window=4", "rollout_steps=4"], "rollout_steps must be in"),
         (["wm-train", "proprio=maybe"], "proprio must be true or false"),
         (["wm-train", "encoder_pool=0"], "encoder_pool must be positive"),
+        (["wm-train", "regularizer=vicreg"], "regularizer must be one of"),
         (["plan", "planner=random"], "planner must be one of"),
         (["plan", "execute=9"], "execute must be in"),
     ]:

@@ -5,8 +5,8 @@ Losses (targets are the encoder's own outputs behind a stop-gradient, no EMA cop
 - teacher forcing: one block-causal forward predicts every z_{t+1} from the true z_{<=t} and a_{<=t};
 - rollout: from z_0 alone the predictor feeds its own predictions back for ``rollout_steps`` steps, which is
   how planning uses it, so compounding errors are trained against;
-- with a trainable encoder, a regulariser (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) on all encodings keeps the latent
-  from collapsing to a constant, which the prediction losses alone would reward.
+- with a trainable encoder, a regulariser (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) on all
+  encodings keeps the latent from collapsing to a constant, which the prediction losses alone would reward.
 """
 
 from __future__ import annotations
