@@ -35,7 +35,7 @@ class WorldModelTrainConfig:
     window: int = 9  # model steps per training window (observations)
     rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
     loss: str = "l1"  # l1 | l2 | smooth_l1
-    encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained with VCR
+    encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
     encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
     latent_dim: int = 2  # ConvEncoder: the position; VCR needs 4 (with 2 a "which room" bit meets its hinge)
     predictor_dim: int = 128

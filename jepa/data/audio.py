@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jepa.data.index import labelled_files, split_source
+from jepa.data.index import check_split, labelled_files, split_source
 from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
 from jepa.data.unreadable import MediaFiles
 
@@ -219,8 +219,7 @@ class SyntheticSounds(AudioFiles):
         random_crop: bool = False,
         stats: tuple[float, float] | None = None,
     ):
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        check_split(split)
         directory = make_synthetic_sounds(root, num_train, num_val, seed)
         with open(directory / "labels.csv", newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["split"] == split]

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from jepa.data.index import check_split
 from jepa.data.synthetic import SHAPES, make_shapes_dataset
 from jepa.data.unreadable import MediaFiles
 
@@ -96,8 +97,7 @@ class ShapesDataset(ImageFiles):
         num_val: int = 1000,
         seed: int = 0,
     ):
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        check_split(split)
         directory = make_shapes_dataset(root, num_train, num_val, image_size, seed)
         with open(directory / "labels.csv", newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["split"] == split]

@@ -39,6 +39,15 @@ def labelled_files(source: Path, suffixes: set[str], kind: str, plural: str) -> 
     return files, ids, classes
 
 
+SPLITS: tuple[str, ...] = ("train", "val")
+
+
+def check_split(split: str) -> None:
+    """Every dataset has a training and a held-out split; anything else is a caller's mistake."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+
+
 def split_source(root: Path, split: str) -> Path:
     """A user's media for ``split``: ``root/<split>/`` or ``root/<split>.csv`` when present, else (train only)
     ``root`` itself, a folder or a CSV index."""

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from jepa.data.generated import generate_once, write_csv
+from jepa.data.index import SPLITS
 
 __all__ = ["SHAPES", "COLOURS", "make_shapes_dataset", "render_shape_image", "contact_sheet"]
 
@@ -36,7 +37,6 @@ COLOURS: tuple[tuple[int, int, int], ...] = (
     (25, 25, 25),  # black
 )
 
-SPLITS: tuple[str, ...] = ("train", "val")
 CSV_COLUMNS: tuple[str, ...] = ("split", "file", "shape", "colour", "x", "y", "size")
 SIZE_RANGE = (0.5, 0.7)  # diameter of the equal-area disc, as a fraction of the image side
 _FORMAT_VERSION = 3

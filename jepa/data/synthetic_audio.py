@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from jepa.data.generated import generate_once, write_csv
-from jepa.data.synthetic import SPLITS
+from jepa.data.index import SPLITS
 
 __all__ = ["SAMPLE_RATE", "SOUNDS", "make_synthetic_sounds", "render_sound", "sound_name"]
 

@@ -15,10 +15,10 @@ import numpy as np
 from PIL import Image
 
 from jepa.data.generated import generate_once, write_csv
+from jepa.data.index import SPLITS
 from jepa.data.synthetic import (
     COLOURS,
     SHAPES,
-    SPLITS,
     SUPERSAMPLE,
     circumradius,
     draw_distractors,

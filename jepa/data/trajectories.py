@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from jepa.data.generated import write_file_atomically
 from jepa.data.images import normalise
+from jepa.data.index import check_split
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +257,7 @@ class TrajectoryFrames(Dataset):
         val_shards: int = 1,
         seed: int = 0,
     ):
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        check_split(split)
         collection = TrajectoryDataset(root, num_steps=1)
         train, val = shard_split(len(collection.shards), val_shards)
         shards, limit = (train, num_train) if split == "train" else (val, num_val)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from jepa.data.images import normalise
-from jepa.data.index import labelled_files, split_source
+from jepa.data.index import check_split, labelled_files, split_source
 from jepa.data.synthetic_video import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
 from jepa.data.unreadable import MediaFiles
 
@@ -318,8 +318,7 @@ class MovingShapesVideos(VideoFiles):
         random_crop: bool = False,
         backend: str = "decord",
     ):
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        check_split(split)
         directory = make_moving_shapes_videos(root, num_train, num_val, image_size, num_frames, fps, seed)
         with open(directory / "labels.csv", newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["split"] == split]
