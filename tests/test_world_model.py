@@ -113,6 +113,20 @@ def test_the_jointly_trained_encoder_is_regularised_with_the_chosen_term(regular
 # --- the control job end to end ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("hidden, affine", [(0, True), (16, False)])
+def test_encoder_hidden_zero_makes_the_latent_affine_in_the_keypoints(hidden, affine):
+    """With an affine map from keypoints to latent, a regulariser can whiten the keypoint geometry but not
+    bend it (a 2-D SIGReg latent behind an MLP closed the gap the Two-Rooms wall leaves in the positions)."""
+    from jepa.control.build import build_world_model
+    from jepa.control.config import WorldModelTrainConfig
+
+    cfg = WorldModelTrainConfig(latent_dim=2, encoder_hidden=hidden, predictor_dim=16, predictor_heads=2)
+    head = build_world_model(cfg, image_size=16, action_dim=2, proprio_dim=2).encoder.head
+    a, b = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
+    midpoint = torch.allclose(head((a + b) / 2), (head(a) + head(b)) / 2, atol=1e-5)
+    assert midpoint == affine
+
+
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
@@ -290,6 +304,7 @@ def test_control_commands_name_a_bad_key_or_value(capsys):
         (["wm-train", "proprio=maybe"], "proprio must be true or false"),
         (["wm-train", "encoder_pool=0"], "encoder_pool must be positive"),
         (["wm-train", "regularizer=vicreg"], "regularizer must be one of"),
+        (["wm-train", "encoder_hidden=-1"], "encoder_hidden must be >= 0"),
         (["plan", "planner=random"], "planner must be one of"),
         (["plan", "execute=9"], "execute must be in"),
     ]:

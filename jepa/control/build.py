@@ -22,7 +22,7 @@ def build_world_model(
     (random-init here: its weights are loaded afterwards). ``action_dim`` is the env's; a model step takes
     ``frameskip`` of them."""
     if encoder is None:
-        frames = ConvEncoder(input_size=image_size, latent_dim=cfg.latent_dim)
+        frames = ConvEncoder(input_size=image_size, latent_dim=cfg.latent_dim, hidden_dim=cfg.encoder_hidden)
     else:
         frames = build_pooled_encoder(encoder, cfg.encoder_pool)
     predictor = ActionConditionedPredictor(

@@ -38,6 +38,7 @@ class WorldModelTrainConfig:
     encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
     encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
     latent_dim: int = 2  # ConvEncoder: the position; VCR needs 4 (with 2 a "which room" bit meets its hinge)
+    encoder_hidden: int = 128  # ConvEncoder: MLP width from its keypoints to the latent; 0 = an affine map
     predictor_dim: int = 128
     predictor_depth: int = 3
     predictor_heads: int = 4
@@ -57,6 +58,8 @@ class WorldModelTrainConfig:
         _positive(self, "steps", "batch_size", "lr", "clip_grad", "frameskip", "latent_dim", "log_every")
         _positive(self, "predictor_dim", "predictor_depth", "predictor_heads", "val_shards", "probe_frames")
         _positive(self, "encoder_pool")
+        if self.encoder_hidden < 0:
+            raise ConfigError(f"encoder_hidden must be >= 0 (0 = affine), got {self.encoder_hidden}")
         if self.window < 2:
             raise ConfigError(f"window must be >= 2 (one step to predict), got {self.window}")
         if not 0 <= self.rollout_steps < self.window:

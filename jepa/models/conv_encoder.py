@@ -33,8 +33,9 @@ class ConvEncoder(nn.Module):
     """Frames (B, C, H, W) -> one latent token (B, 1, latent_dim).
 
     A 5x5 and a 3x3 convolution of stride 2 (a quarter of the input resolution), then 3x3 convolutions at
-    that resolution (GELU between), a spatial soft-argmax per final channel and an MLP from the
-    2 * channels[-1] coordinates to the latent. The softmax weighting keeps positions finer than a cell.
+    that resolution (GELU between), a spatial soft-argmax per final channel and a map from the
+    2 * channels[-1] coordinates to the latent: an MLP with ``hidden_dim`` units, or affine when
+    ``hidden_dim`` is 0. The softmax weighting keeps positions finer than a cell.
     """
 
     def __init__(
@@ -52,7 +53,11 @@ class ConvEncoder(nn.Module):
         for i, (previous, width) in enumerate(zip(channels, channels[1:])):
             layers += [nn.GELU(), nn.Conv2d(previous, width, kernel_size=3, stride=2 if i == 0 else 1, padding=1)]
         self.features = nn.Sequential(*layers, SpatialSoftArgmax())
-        self.head = nn.Sequential(nn.Linear(2 * channels[-1], hidden_dim), nn.GELU(), nn.Linear(hidden_dim, latent_dim))
+        keypoints = 2 * channels[-1]
+        if hidden_dim:
+            self.head = nn.Sequential(nn.Linear(keypoints, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, latent_dim))
+        else:
+            self.head = nn.Linear(keypoints, latent_dim)
         self.embed_dim, self.num_tokens = latent_dim, 1
         for m in self.modules():  # He init: a small object's signal should not fade layer by layer
             if isinstance(m, (nn.Conv2d, nn.Linear)):
