@@ -45,7 +45,8 @@ class CollectConfig:
         if self.policy not in POLICIES:
             raise ConfigError(f"policy must be one of {POLICIES}, got {self.policy!r}")
         if self.env not in gym.registry:
-            raise ConfigError(f"env {self.env!r} is not registered; ours are {list(envs.ENV_IDS)}")
+            ours = list(envs.ENV_IDS + envs.OPTIONAL_ENV_IDS)
+            raise ConfigError(f"env {self.env!r} is not registered; ours are {ours}")
         if self.minari and not minari_available():
             raise ConfigError("minari export needs the 'minari' extra: pip install 'jepa[minari]'")
         if self.policy == "waypoint" and gym.spec(self.env).entry_point != "envs.two_rooms:TwoRoomsEnv":

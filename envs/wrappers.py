@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -13,8 +15,9 @@ from PIL import Image
 class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Observe the rendered frame, resized to ``image_size``² RGB uint8 (H, W, 3), instead of the state.
 
-    The replaced state stays available as ``info["state"]`` (float32), which is what dynamics probes and
-    proprio tokens need. The wrapped env must render ``rgb_array`` frames.
+    The replaced state stays available as ``info["state"]`` (float32; a dict state, as PointMaze's, is
+    flattened), which is what dynamics probes and proprio tokens need. The wrapped env must render
+    ``rgb_array`` frames.
     """
 
     def __init__(self, env: gym.Env, image_size: int = 64):
@@ -30,13 +33,16 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         frame = Image.fromarray(np.ascontiguousarray(self.env.render()))
         return np.asarray(frame.resize((self.image_size, self.image_size), Image.Resampling.BOX), dtype=np.uint8)
 
+    def _state(self, state: Any) -> np.ndarray:
+        return np.asarray(spaces.flatten(self.env.observation_space, state), dtype=np.float32)
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         state, info = self.env.reset(seed=seed, options=options)
-        return self._frame(), {**info, "state": np.asarray(state, dtype=np.float32)}
+        return self._frame(), {**info, "state": self._state(state)}
 
     def step(self, action):
         state, reward, terminated, truncated, info = self.env.step(action)
-        return self._frame(), reward, terminated, truncated, {**info, "state": np.asarray(state, dtype=np.float32)}
+        return self._frame(), reward, terminated, truncated, {**info, "state": self._state(state)}
 
 
 class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -62,10 +68,30 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, total, terminated, truncated, info
 
 
-def make_pixel_env(base_id: str, render_mode: str | None = "rgb_array", image_size: int = 64, **kwargs) -> gym.Env:
-    """``base_id`` (e.g. ``Pendulum-v1``) observed through ``PixelObservation``. The time limit is left to
-    whoever registers or makes the pixel env, so it is applied once, outside."""
+def _import_provider(module: str, extra: str) -> None:
+    """Import the package that registers a third-party base env, or say which extra installs it."""
+    if module == "mujoco" or module.startswith("gymnasium_robotics"):
+        os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; OSMesa is the other choice
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f"this env needs the '{extra}' extra: pip install 'jepa[{extra}]' ({err})") from err
+
+
+def make_pixel_env(
+    base_id: str,
+    render_mode: str | None = "rgb_array",
+    image_size: int = 64,
+    requires: str = "",
+    extra: str = "",
+    **kwargs,
+) -> gym.Env:
+    """``base_id`` (e.g. ``Pendulum-v1``) observed through ``PixelObservation``. ``requires`` names the module
+    that provides (and registers) a third-party base env, ``extra`` the install extra that brings it. The time
+    limit is left to whoever registers or makes the pixel env, so it is applied once, outside."""
     if render_mode != "rgb_array":
         raise ValueError(f"pixel envs render only 'rgb_array', got render_mode={render_mode!r}")
+    if requires:
+        _import_provider(requires, extra)
     env = gym.make(base_id, render_mode="rgb_array", max_episode_steps=-1, disable_env_checker=True, **kwargs)
     return PixelObservation(env, image_size=image_size)

@@ -38,11 +38,40 @@ def test_every_registered_env_passes_the_gymnasium_env_checker(env_id):
         assert not caught, [str(w.message) for w in caught]
 
 
+PROVIDERS = {
+    "jepa/PixelReacher-v0": "mujoco",
+    "jepa/PixelPointMaze-v0": "gymnasium_robotics",
+    "jepa/PixelPushT-v0": "gym_pusht",
+}
+
+
+@pytest.mark.parametrize("env_id", envs.OPTIONAL_ENV_IDS)
+def test_optional_pixel_envs_pass_the_checker_and_observe_frames_with_their_state(env_id, monkeypatch):
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    pytest.importorskip(PROVIDERS[env_id], reason=f"{env_id} needs an optional extra")
+    check_env(_beneath_make(gym.make(env_id)))  # the checker closes the env (and a MuJoCo renderer) it checked
+    env = gym.make(env_id)
+    obs, info = env.reset(seed=0)
+    first = obs.copy()
+    for _ in range(20):
+        obs, _, _, _, info = env.step(env.action_space.high)
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8
+    assert info["state"].dtype == np.float32 and info["state"].ndim == 1
+    assert not np.array_equal(first, obs), "20 steps of the largest action should change the picture"
+
+
+def test_an_optional_env_without_its_package_names_the_extra_to_install():
+    from envs.wrappers import _import_provider
+
+    with pytest.raises(ImportError, match=r"'pusht' extra: pip install 'jepa\[pusht\]'"):
+        _import_provider("jepa_no_such_provider", "pusht")
+
+
 def test_registration_is_idempotent_on_reimport():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # gymnasium warns when an id is registered twice
         importlib.reload(envs)
-    assert all(env_id in gym.registry for env_id in envs.ENV_IDS)
+    assert all(env_id in gym.registry for env_id in envs.ENV_IDS + envs.OPTIONAL_ENV_IDS)
     assert gym.spec("jepa/TwoRooms-v0").max_episode_steps == 100
 
 
