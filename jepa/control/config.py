@@ -45,7 +45,7 @@ class WorldModelTrainConfig:
     regularizer: str = "sigreg"  # sigreg | vcr: keeps the jointly trained encoder from collapsing
     var_weight: float = 10.0  # VCR on the jointly trained encoder; at 1 the prediction losses won and collapsed it
     cov_weight: float = 0.4
-    sigreg_weight: float = 0.1  # lambda of SIGReg (LeJEPA: 0.02-0.1)
+    sigreg_weight: float = 0.02  # lambda of SIGReg (LeJEPA: 0.02-0.1); 0.1 closed the wall's gap in the latent
     proprio: bool = False  # give the predictor the true state as a proprio token
     val_shards: int = 1  # held-out shards (whole episodes) for validation losses and the position probe
     probe_frames: int = 4000  # frames per split for the position probe
@@ -85,7 +85,7 @@ class PlanConfig:
     elites: int = 15
     iterations: int = 10
     temperature: float = 0.5  # mppi only
-    metric: str = "l2"  # l1 | l2 distance to the goal latent
+    metric: str = "l1"  # l1 | l2 distance to the goal latent (l2 squares it: a detour round the wall costs more)
     reduce: str = "sum"  # sum over the horizon (rewards getting there early) | final
     hold: bool = True  # plan one action per model step, held for its frameskip env steps (else plan each one)
     execute: int = 1  # model steps executed before replanning
