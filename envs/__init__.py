@@ -10,32 +10,27 @@ adds ids that are not registered yet, so re-imports and reloads are harmless.
 
 import gymnasium
 
+
+def _pixel(base_id: str, max_episode_steps: int, **kwargs) -> dict:
+    """The spec of ``base_id`` seen through its rendered frames; the time limit is the base env's own."""
+    return {
+        "entry_point": "envs.wrappers:make_pixel_env",
+        "max_episode_steps": max_episode_steps,
+        "kwargs": {"base_id": base_id, **kwargs},
+    }
+
+
 _SPECS: dict[str, dict] = {
     "jepa/TwoRooms-v0": {"entry_point": "envs.two_rooms:TwoRoomsEnv", "max_episode_steps": 100},
-    "jepa/PixelPendulum-v0": {
-        "entry_point": "envs.wrappers:make_pixel_env",
-        "max_episode_steps": 200,  # Pendulum-v1's own limit
-        "kwargs": {"base_id": "Pendulum-v1"},
-    },
+    "jepa/PixelPendulum-v0": _pixel("Pendulum-v1", 200),
 }
 ENV_IDS = tuple(_SPECS)
 
+# ``requires``: the module that provides (and registers) the base env; ``extra``: what installs it.
 _OPTIONAL_SPECS: dict[str, dict] = {
-    "jepa/PixelReacher-v0": {
-        "entry_point": "envs.wrappers:make_pixel_env",
-        "max_episode_steps": 50,  # Reacher-v5's own limit
-        "kwargs": {"base_id": "Reacher-v5", "requires": "mujoco", "extra": "mujoco"},
-    },
-    "jepa/PixelPointMaze-v0": {
-        "entry_point": "envs.wrappers:make_pixel_env",
-        "max_episode_steps": 300,  # PointMaze_UMaze-v3's own limit
-        "kwargs": {"base_id": "PointMaze_UMaze-v3", "requires": "gymnasium_robotics", "extra": "mujoco"},
-    },
-    "jepa/PixelPushT-v0": {
-        "entry_point": "envs.wrappers:make_pixel_env",
-        "max_episode_steps": 300,  # gym-pusht's own limit
-        "kwargs": {"base_id": "gym_pusht/PushT-v0", "requires": "gym_pusht", "extra": "pusht", "obs_type": "state"},
-    },
+    "jepa/PixelReacher-v0": _pixel("Reacher-v5", 50, requires="mujoco", extra="mujoco"),
+    "jepa/PixelPointMaze-v0": _pixel("PointMaze_UMaze-v3", 300, requires="gymnasium_robotics", extra="mujoco"),
+    "jepa/PixelPushT-v0": _pixel("gym_pusht/PushT-v0", 300, requires="gym_pusht", extra="pusht", obs_type="state"),
 }
 OPTIONAL_ENV_IDS = tuple(_OPTIONAL_SPECS)
 

@@ -70,7 +70,7 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 def _import_provider(module: str, extra: str) -> None:
     """Import the package that registers a third-party base env, or say which extra installs it."""
-    if module == "mujoco" or module.startswith("gymnasium_robotics"):
+    if extra == "mujoco":
         os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; OSMesa is the other choice
     try:
         importlib.import_module(module)

@@ -38,17 +38,10 @@ def test_every_registered_env_passes_the_gymnasium_env_checker(env_id):
         assert not caught, [str(w.message) for w in caught]
 
 
-PROVIDERS = {
-    "jepa/PixelReacher-v0": "mujoco",
-    "jepa/PixelPointMaze-v0": "gymnasium_robotics",
-    "jepa/PixelPushT-v0": "gym_pusht",
-}
-
-
 @pytest.mark.parametrize("env_id", envs.OPTIONAL_ENV_IDS)
 def test_optional_pixel_envs_pass_the_checker_and_observe_frames_with_their_state(env_id, monkeypatch):
     monkeypatch.setenv("MUJOCO_GL", "egl")
-    pytest.importorskip(PROVIDERS[env_id], reason=f"{env_id} needs an optional extra")
+    pytest.importorskip(gym.spec(env_id).kwargs["requires"], reason=f"{env_id} needs an optional extra")
     check_env(_beneath_make(gym.make(env_id)))  # the checker closes the env (and a MuJoCo renderer) it checked
     env = gym.make(env_id)
     obs, info = env.reset(seed=0)
