@@ -97,25 +97,22 @@ def _bench(cfg) -> None:
 
     rows = run_bench(cfg)
     print(f"bench: {cfg.model.name} {cfg.data.image_size}px patch {cfg.model.patch_size} batch {cfg.data.batch_size}")
-    print(
-        format_table(
-            rows,
-            [
-                "precision",
-                "samples_per_s",
-                "gflop_per_step",
-                "gflops",
-                "matmul_peak_gflops",
-                "fraction_of_peak",
-                "peak_memory_mb",
-            ],
-        )
-    )
-    if len(rows) > 1:
+    columns = ["implementation", "precision", "samples_per_s", "gflop_per_step", "gflops", "matmul_peak_gflops"]
+    print(format_table(rows, [*columns, "fraction_of_peak", "peak_memory_mb"]))
+    ours = [row for row in rows if row["implementation"].startswith("jepa")]
+    if len(ours) > 1:
         print(
-            f"{rows[1]['precision']}/{rows[0]['precision']} throughput ratio: "
-            f"{rows[1]['samples_per_s'] / rows[0]['samples_per_s']:.2f}"
+            f"{ours[1]['precision']}/{ours[0]['precision']} throughput ratio: "
+            f"{ours[1]['samples_per_s'] / ours[0]['samples_per_s']:.2f}"
         )
+    for reference in (row for row in rows if not row["implementation"].startswith("jepa")):
+        for row in ours:
+            print(
+                f"{row['implementation']} {row['precision']} / {reference['implementation']} {reference['precision']}: "
+                f"{row['samples_per_s'] / reference['samples_per_s']:.2f}x samples/s, "
+                f"{row['gflops'] / reference['gflops']:.2f}x GFLOP/s, "
+                f"{row['peak_memory_mb'] / reference['peak_memory_mb']:.2f}x peak memory"
+            )
 
 
 def _bench_video(cfg) -> None:

@@ -58,6 +58,7 @@ def test_wrong_type_fails():
         ("regularizer.online_target=true", "regularizer.online_target"),
         ("bench.video_backends=[opencv]", "bench.video_backends"),
         ("bench.clips=0", "bench.clips"),
+        ("bench.reference_masks=true", "bench.reference"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):

@@ -123,6 +123,8 @@ class BenchConfig:
     precisions: list[str] = field(default_factory=lambda: ["fp32", "bf16"])
     clips: int = 320  # bench-video: clips per timing of the loader (bench.repeats timings per backend and workers)
     video_backends: list[str] = field(default_factory=lambda: ["decord", "torchcodec"])  # bench-video
+    reference: str | None = None  # a checkout of facebookresearch/ijepa: also time its training step, in fp32
+    reference_masks: bool = False  # time jepa on the official mask sampler too, so both do the same work
 
 
 @dataclass
@@ -201,6 +203,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key} must be a pair [low, high]")
     for backend in cfg.bench.video_backends:
         _check_choice("bench.video_backends", backend, VIDEO_BACKENDS)
+    if cfg.bench.reference_masks and not cfg.bench.reference:
+        raise ConfigError("bench.reference_masks=true needs bench.reference=<a checkout of facebookresearch/ijepa>")
     video = cfg.data.name in VIDEO_DATASETS
     if video:
         _validate_video(cfg)
