@@ -55,7 +55,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _peak_memory_mb(device: torch.device) -> float:
+def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -91,7 +91,7 @@ def time_steps(step: Callable[[object], object], batches: Sequence, steps: int, 
     return statistics.median(rates)
 
 
-def _mask_sizes(masks: Iterable[torch.Tensor]) -> tuple:
+def mask_sizes(masks: Iterable[torch.Tensor]) -> tuple:
     return tuple(tuple(m.shape) for m in masks)
 
 
@@ -102,7 +102,7 @@ def run_bench(cfg: Config) -> list[dict]:
     cfg_dict = OmegaConf.to_container(cfg)
     jobs = [(_with_peak, cfg_dict, precision, bench_precision) for precision in cfg.bench.precisions]
     if cfg.bench.reference:
-        from jepa.bench_reference import bench_reference
+        from jepa.bench_reference import bench_reference  # the config check has vetted bench.reference
 
         jobs.append((_with_peak, cfg_dict, "fp32", bench_reference))
     rows = []
@@ -167,7 +167,7 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
             loss.backward()
             trainer.optimizer.zero_grad(set_to_none=True)
 
-        flops = mean_flops(forward_backward, batches, lambda b: _mask_sizes(b["masks_ctx"] + b["masks_tgt"]))
+        flops = mean_flops(forward_backward, batches, lambda b: mask_sizes(b["masks_ctx"] + b["masks_tgt"]))
         if compile_after_counting:
             compile_blocks(trainer.method)
         for b in warmup:
@@ -179,7 +179,7 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
             "samples_per_s": steps_per_s * batch,
             "gflop_per_step": flops / 1e9,
             "gflops": flops / 1e9 * steps_per_s,
-            "peak_memory_mb": _peak_memory_mb(trainer.device),
+            "peak_memory_mb": peak_memory_mb(trainer.device),
             "device": str(trainer.device),
             "compiled": compile_after_counting,
         }

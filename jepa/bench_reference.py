@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
-from jepa.bench import _mask_sizes, _peak_memory_mb, mean_flops, time_steps
+from jepa.bench import mask_sizes, mean_flops, peak_memory_mb, time_steps
 from jepa.models import MODEL_SIZES
 from jepa.train.build import clip_frames
 from jepa.train.config import Config
@@ -29,8 +29,8 @@ from jepa.train.runtime import select_device
 REFERENCE_MODULES = ("src.models.vision_transformer", "src.masks.multiblock", "src.masks.utils", "src.utils.tensors")
 
 
-def load_reference(root: str | Path) -> dict:
-    """Import the checkout's modules by name; a clear error when ``root`` is not such a checkout."""
+def reference_root(root: str | Path) -> Path:
+    """``root`` resolved, or a clear error when it is not a checkout of the official code."""
     root = Path(root).expanduser().resolve()
     missing = [m for m in REFERENCE_MODULES if not (root / (m.replace(".", "/") + ".py")).is_file()]
     if missing:
@@ -38,7 +38,12 @@ def load_reference(root: str | Path) -> dict:
             f"bench.reference={root} is not a checkout of facebookresearch/ijepa: missing "
             + ", ".join(m.replace(".", "/") + ".py" for m in missing)
         )
-    sys.path.insert(0, str(root))
+    return root
+
+
+def load_reference(root: str | Path) -> dict:
+    """The checkout's modules, imported by name."""
+    sys.path.insert(0, str(reference_root(root)))
     return {name.rsplit(".", 1)[1]: importlib.import_module(name) for name in REFERENCE_MODULES}
 
 
@@ -143,7 +148,7 @@ def bench_reference(cfg_dict: dict, precision: str = "fp32") -> dict[str, float]
                 k.mul_(momentum).add_((1.0 - momentum) * q.detach())
 
     warmup, batches = batches[: cfg.bench.warmup], batches[cfg.bench.warmup :]
-    flops = mean_flops(forward_backward, batches, lambda masks: _mask_sizes(masks[0] + masks[1]))
+    flops = mean_flops(forward_backward, batches, lambda masks: mask_sizes(masks[0] + masks[1]))
     for masks in warmup:
         step(masks)
     steps_per_s = time_steps(step, batches, cfg.bench.steps, cfg.bench.repeats, device)
@@ -153,7 +158,7 @@ def bench_reference(cfg_dict: dict, precision: str = "fp32") -> dict[str, float]
         "samples_per_s": steps_per_s * batch,
         "gflop_per_step": flops / 1e9,
         "gflops": flops / 1e9 * steps_per_s,
-        "peak_memory_mb": _peak_memory_mb(device),
+        "peak_memory_mb": peak_memory_mb(device),
         "device": str(device),
         "compiled": False,
     }

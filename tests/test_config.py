@@ -59,6 +59,7 @@ def test_wrong_type_fails():
         ("bench.video_backends=[opencv]", "bench.video_backends"),
         ("bench.clips=0", "bench.clips"),
         ("bench.reference_masks=true", "bench.reference"),
+        ("bench.reference=/nonexistent/ijepa", "bench.reference"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):

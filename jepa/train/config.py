@@ -205,12 +205,24 @@ def validate(cfg: Config) -> None:
         _check_choice("bench.video_backends", backend, VIDEO_BACKENDS)
     if cfg.bench.reference_masks and not cfg.bench.reference:
         raise ConfigError("bench.reference_masks=true needs bench.reference=<a checkout of facebookresearch/ijepa>")
+    if cfg.bench.reference:
+        _validate_reference(cfg)
     video = cfg.data.name in VIDEO_DATASETS
     if video:
         _validate_video(cfg)
     if audio:
         _validate_audio(cfg)
     _validate_masks(cfg, "video" if video else "audio" if audio else "images")
+
+
+def _validate_reference(cfg: Config) -> None:
+    from jepa.bench_reference import check_reference_config, reference_root
+
+    try:
+        reference_root(cfg.bench.reference)
+        check_reference_config(cfg)
+    except (FileNotFoundError, ValueError) as err:
+        raise ConfigError(str(err)) from None
 
 
 def _validate_video(cfg: Config) -> None:
