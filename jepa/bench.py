@@ -97,19 +97,32 @@ def mask_sizes(masks: Iterable[torch.Tensor]) -> tuple:
 
 def run_bench(cfg: Config) -> list[dict]:
     """One fresh process per precision (and one for the reference), so each peak-memory figure is its own;
-    each process measures the matmul peak with the threads it timed with."""
+    each process measures the matmul peak with the threads it timed with. With ``bench.rounds`` > 1 the
+    processes run in turn that many times and each row holds the medians (peak memory: the maximum), so a
+    machine that slows down for a while slows every implementation alike."""
     context = multiprocessing.get_context("spawn")
     cfg_dict = OmegaConf.to_container(cfg)
-    jobs = [(_with_peak, cfg_dict, precision, bench_precision) for precision in cfg.bench.precisions]
+    jobs = [(cfg_dict, precision, bench_precision) for precision in cfg.bench.precisions]
     if cfg.bench.reference:
         from jepa.bench_reference import bench_reference  # the config check has vetted bench.reference
 
-        jobs.append((_with_peak, cfg_dict, "fp32", bench_reference))
-    rows = []
-    for job, *args in jobs:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            rows.append(pool.submit(job, *args).result())
-    return rows
+        jobs.append((cfg_dict, "fp32", bench_reference))
+    rounds = []
+    for _ in range(cfg.bench.rounds):
+        row = []
+        for args in jobs:
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                row.append(pool.submit(_with_peak, *args).result())
+        rounds.append(row)
+    return [_median_row(timings) for timings in zip(*rounds, strict=True)]
+
+
+def _median_row(timings: Sequence[dict]) -> dict:
+    row = dict(timings[0])
+    for key in ("samples_per_s", "gflop_per_step", "gflops", "matmul_peak_gflops", "fraction_of_peak"):
+        row[key] = statistics.median(t[key] for t in timings)
+    row["peak_memory_mb"] = max(t["peak_memory_mb"] for t in timings)
+    return row
 
 
 def _with_reference_masks(cfg: Config, batches: list[dict], device: torch.device) -> list[dict]:

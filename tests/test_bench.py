@@ -6,7 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jepa.bench import bench_precision, mean_flops
+from jepa.bench import bench_precision, mean_flops, run_bench
 from jepa.bench_reference import bench_reference, check_reference_config, load_reference
 from jepa.train.config import load_config
 
@@ -35,6 +35,13 @@ def test_bench_row_reports_the_rate_and_work_of_the_timed_steps(tiny_overrides):
     row = bench_precision(OmegaConf.to_container(load_config([*tiny_overrides, *BENCH])), "fp32")
     assert row["implementation"] == "jepa" and row["samples_per_s"] > 0 and row["gflop_per_step"] > 0
     assert row["gflops"] == pytest.approx(row["gflop_per_step"] * row["samples_per_s"] / 16)
+
+
+def test_rounds_give_one_row_per_precision_from_fresh_processes(tiny_overrides):
+    rows = run_bench(load_config([*tiny_overrides, *BENCH, "bench.precisions=[fp32]", "bench.rounds=2"]))
+    assert [(r["implementation"], r["precision"]) for r in rows] == [("jepa", "fp32")]
+    assert rows[0]["matmul_peak_gflops"] > 0 and 0 < rows[0]["fraction_of_peak"]
+    assert rows[0]["peak_memory_mb"] > 0
 
 
 def test_reference_must_be_a_checkout_of_the_official_code(tmp_path):

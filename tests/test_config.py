@@ -58,6 +58,7 @@ def test_wrong_type_fails():
         ("regularizer.online_target=true", "regularizer.online_target"),
         ("bench.video_backends=[opencv]", "bench.video_backends"),
         ("bench.clips=0", "bench.clips"),
+        ("bench.rounds=0", "bench.rounds"),
         ("bench.reference_masks=true", "bench.reference"),
         ("bench.reference=/nonexistent/ijepa", "bench.reference"),
     ],

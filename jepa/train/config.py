@@ -120,6 +120,7 @@ class BenchConfig:
     steps: int = 10
     warmup: int = 3
     repeats: int = 3  # timings per precision (bench-video: also per loader setting); the median is reported
+    rounds: int = 1  # bench: run every precision's (and the reference's) process this many times in turn
     precisions: list[str] = field(default_factory=lambda: ["fp32", "bf16"])
     clips: int = 320  # bench-video: clips per timing of the loader (bench.repeats timings per backend and workers)
     video_backends: list[str] = field(default_factory=lambda: ["decord", "torchcodec"])  # bench-video
@@ -195,7 +196,7 @@ def validate(cfg: Config) -> None:
             f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
         )
     _check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
-    _check_positive(cfg, "train.monitor_every", "bench.clips")
+    _check_positive(cfg, "train.monitor_every", "bench.clips", "bench.rounds")
     _check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards")
     pairs = ("mask.target_scale", "mask.target_aspect", "mask.context_scale", "mask.stripe_scale", "optim.betas")
     for key in (*pairs, "optim.ema_momentum"):
