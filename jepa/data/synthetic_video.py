@@ -1,9 +1,10 @@
 """Procedural "moving shapes" videos, written to disk as real h264 mp4 files with per-frame ground truth.
 
-Each video shows one object (the shapes and colours of ``synthetic.py``) moving at constant speed and
-bouncing off the edges of the frame, over a textured background that drifts slowly, under a light that
-flickers mildly. Direction and speed of motion cannot be read off any single frame, so a probe that recovers
-them from a frozen encoder shows that it encodes motion, not only appearance.
+Each video shows one object (the shapes and colours of ``synthetic.py``) moving in a straight line at
+constant velocity, from a start chosen so that it never reaches the edge of the frame (so the direction
+label is the motion of every clip cut from the video), over a textured background that drifts slowly,
+under a light that flickers mildly. Direction and speed of motion cannot be read off any single frame, so a
+probe that recovers them from a frozen encoder shows that it encodes motion, not only appearance.
 """
 
 from __future__ import annotations
@@ -27,35 +28,33 @@ from jepa.data.synthetic import (
     textured_background,
 )
 
-__all__ = ["DIRECTIONS", "make_moving_shapes_videos", "render_moving_shape_video", "bouncing_trajectory", "write_mp4"]
+__all__ = ["DIRECTIONS", "make_moving_shapes_videos", "render_moving_shape_video", "straight_path", "write_mp4"]
 
 DIRECTIONS: tuple[str, ...] = ("E", "NE", "N", "NW", "W", "SW", "S", "SE")  # 45 degrees apart, counter-clockwise
 LABEL_COLUMNS: tuple[str, ...] = ("split", "file", "shape", "colour", "direction", "angle", "speed", "size")
 STATE_COLUMNS: tuple[str, ...] = ("x", "y", "vx", "vy")
 FRAME_COLUMNS: tuple[str, ...] = ("file", "frame", *STATE_COLUMNS)
 SIZE_RANGE = (0.2, 0.3)  # diameter of the equal-area disc, as a fraction of the side: room to move
-SPEED_RANGE = (0.02, 0.05)  # image sides per frame
+SPEED_RANGE = (0.015, 0.035)  # image sides per frame: a 16-frame path of up to ~0.5 sides fits in the frame
 DIRECTION_JITTER = 15.0  # degrees either side of the compass direction, well inside its 45-degree sector
 BACKGROUND_DRIFT = 0.3  # at most this many output pixels per frame
 FLICKER = 0.04  # the scene's brightness varies by at most this fraction from frame to frame
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
-def bouncing_trajectory(
-    start: np.ndarray, velocity: np.ndarray, low: float, high: float, num_frames: int
-) -> np.ndarray:
-    """States ``(num_frames, 4)`` = (x, y, vx, vy) of a point moving at constant velocity inside the square
-    [low, high]^2 and reflected at its walls. Row t holds the velocity after any bounce on the way to frame t.
-    Assumes |velocity| < high - low (at most one bounce per wall per frame)."""
-    p, v = np.asarray(start, dtype=np.float64), np.asarray(velocity, dtype=np.float64)
-    states = np.empty((num_frames, 4))
-    for t in range(num_frames):
-        states[t] = (*p, *v)
-        p = p + v
-        for outside, wall in ((p < low, low), (p > high, high)):
-            p = np.where(outside, 2 * wall - p, p)
-            v = np.where(outside, -v, v)
-    return states
+def straight_path(
+    rng: np.random.Generator, velocity: np.ndarray, low: float, high: float, num_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """States ``(num_frames, 4)`` = (x, y, vx, vy) of a point moving at constant ``velocity`` from a random start
+    chosen so that the whole path stays inside the square [low, high]^2: no wall on the way, so the motion at
+    every frame, and in every clip of the video, is that of the first frame. A path longer than the square
+    is slowed to fit; returns (states, the velocity used)."""
+    travel = velocity * (num_frames - 1)
+    fit = min(1.0, (high - low) / max(float(np.abs(travel).max()), 1e-12))
+    velocity, travel = velocity * fit, travel * fit
+    start = rng.uniform(low - np.minimum(travel, 0), high - np.maximum(travel, 0))
+    positions = start + np.arange(num_frames)[:, None] * velocity
+    return np.concatenate([positions, np.broadcast_to(velocity, positions.shape)], axis=1), velocity
 
 
 def render_moving_shape_video(
@@ -74,7 +73,8 @@ def render_moving_shape_video(
     radius = size / 2
     margin = radius * circumradius(shape)  # the whole object stays in the frame
     velocity = speed * np.array([math.cos(math.radians(angle)), -math.sin(math.radians(angle))])  # north is up
-    states = bouncing_trajectory(rng.uniform(margin, 1 - margin, size=2), velocity, margin, 1 - margin, num_frames)
+    states, velocity = straight_path(rng, velocity, margin, 1 - margin, num_frames)
+    speed = float(np.hypot(*velocity))
 
     # The background is a larger canvas, cropped at an offset that drifts by a fraction of a pixel per frame.
     pad = math.ceil(BACKGROUND_DRIFT * (num_frames - 1))
@@ -178,9 +178,9 @@ def make_moving_shapes_videos(
     """Generate the videos once under ``root`` and return their directory.
 
     Layout: ``<dir>/{train,val}/NNNNNN.mp4``; ``<dir>/labels.csv`` (columns ``LABEL_COLUMNS``; direction =
-    index into ``DIRECTIONS`` of the motion at the first frame, angle in degrees counter-clockwise from
-    east, speed in image sides per frame); ``<dir>/frames.csv`` (columns ``FRAME_COLUMNS``: the object
-    centre x, y in [0, 1] with y pointing down, and its velocity, per frame after any bounce).
+    index into ``DIRECTIONS`` of the motion, angle in degrees counter-clockwise from east, speed in image
+    sides per frame); ``<dir>/frames.csv`` (columns ``FRAME_COLUMNS``: the object centre x, y in [0, 1] with
+    y pointing down, and its velocity, per frame).
     Idempotent and atomic (``generate_once``), like ``make_shapes_dataset``.
     """
     if image_size < 16 or image_size % 2:
