@@ -109,11 +109,11 @@ def run_bench(cfg: Config) -> list[dict]:
         jobs.append((cfg_dict, "fp32", bench_reference))
     rounds = []
     for _ in range(cfg.bench.rounds):
-        row = []
+        timings = []
         for args in jobs:
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                row.append(pool.submit(_with_peak, *args).result())
-        rounds.append(row)
+                timings.append(pool.submit(_with_peak, *args).result())
+        rounds.append(timings)
     return [_median_row(timings) for timings in zip(*rounds, strict=True)]
 
 
