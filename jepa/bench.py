@@ -91,6 +91,32 @@ def time_steps(step: Callable[[object], object], batches: Sequence, steps: int, 
     return statistics.median(rates)
 
 
+def measure(
+    cfg: Config,
+    step: Callable[[object], object],
+    forward_backward: Callable[[object], None],
+    batches: Sequence,
+    sizes: Callable[[object], tuple],
+    device: torch.device,
+    before_warmup: Callable[[], None] = lambda: None,
+) -> dict:
+    """The bench's figures for one implementation: FLOPs counted over the timed batches (``bench.warmup`` batches
+    first warm up), then the timing; samples/s, GFLOP per step and per second, peak memory."""
+    warmup, timed = batches[: cfg.bench.warmup], batches[cfg.bench.warmup :]
+    flops = mean_flops(forward_backward, timed, sizes)
+    before_warmup()
+    for batch in warmup:
+        step(batch)
+    steps_per_s = time_steps(step, timed, cfg.bench.steps, cfg.bench.repeats, device)
+    return {
+        "samples_per_s": steps_per_s * cfg.data.batch_size,
+        "gflop_per_step": flops / 1e9,
+        "gflops": flops / 1e9 * steps_per_s,
+        "peak_memory_mb": peak_memory_mb(device),
+        "device": str(device),
+    }
+
+
 def mask_sizes(masks: Iterable[torch.Tensor]) -> tuple:
     return tuple(tuple(m.shape) for m in masks)
 
@@ -127,9 +153,8 @@ def _median_row(timings: Sequence[dict]) -> dict:
 
 def _with_reference_masks(cfg: Config, batches: list[dict], device: torch.device) -> list[dict]:
     """The same steps on the official sampler's masks, so both implementations do exactly the same work."""
-    from jepa.bench_reference import check_reference_config, load_reference, reference_masks
+    from jepa.bench_reference import load_reference, reference_masks  # the config check vetted the reference
 
-    check_reference_config(cfg)
     masks = reference_masks(cfg, load_reference(cfg.bench.reference))
     return [
         b | {"masks_ctx": [m.to(device) for m in ctx], "masks_tgt": [m.to(device) for m in tgt]}
@@ -172,7 +197,6 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
         batches = [b | {"x": x} for b in batches]
         if cfg.bench.reference_masks:
             batches = _with_reference_masks(cfg, batches, trainer.device)
-        warmup, batches = batches[: cfg.bench.warmup], batches[cfg.bench.warmup :]
 
         def forward_backward(b: dict) -> None:
             with autocast(trainer.device, trainer.dtype):
@@ -180,19 +204,18 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
             loss.backward()
             trainer.optimizer.zero_grad(set_to_none=True)
 
-        flops = mean_flops(forward_backward, batches, lambda b: mask_sizes(b["masks_ctx"] + b["masks_tgt"]))
-        if compile_after_counting:
-            compile_blocks(trainer.method)
-        for b in warmup:
-            trainer.train_step(b)
-        steps_per_s = time_steps(trainer.train_step, batches, cfg.bench.steps, cfg.bench.repeats, trainer.device)
+        row = measure(
+            cfg,
+            trainer.train_step,
+            forward_backward,
+            batches,
+            lambda b: mask_sizes(b["masks_ctx"] + b["masks_tgt"]),
+            trainer.device,
+            before_warmup=(lambda: compile_blocks(trainer.method)) if compile_after_counting else lambda: None,
+        )
         return {
             "implementation": "jepa" + (" (official masks)" if cfg.bench.reference_masks else ""),
             "precision": precision,
-            "samples_per_s": steps_per_s * batch,
-            "gflop_per_step": flops / 1e9,
-            "gflops": flops / 1e9 * steps_per_s,
-            "peak_memory_mb": peak_memory_mb(trainer.device),
-            "device": str(trainer.device),
+            **row,
             "compiled": compile_after_counting,
         }

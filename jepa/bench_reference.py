@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
-from jepa.bench import mask_sizes, mean_flops, peak_memory_mb, time_steps
+from jepa.bench import mask_sizes, measure
 from jepa.models import MODEL_SIZES
 from jepa.train.build import clip_frames
 from jepa.train.config import Config
@@ -88,13 +88,12 @@ def bench_reference(cfg_dict: dict, precision: str = "fp32") -> dict[str, float]
     cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg_dict)
     if precision != "fp32":
         raise ValueError("the official I-JEPA step autocasts only on CUDA; time it in fp32")
-    check_reference_config(cfg)
     ref = load_reference(cfg.bench.reference)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = select_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
-    m, size, batch = cfg.model, MODEL_SIZES[cfg.model.name], cfg.data.batch_size
+    m, size, batch = cfg.model, MODEL_SIZES[cfg.model.name], cfg.data.batch_size  # cfg vetted by the config check
     encoder = ref["vision_transformer"].VisionTransformer(
         img_size=[cfg.data.image_size],
         patch_size=m.patch_size,
@@ -147,18 +146,5 @@ def bench_reference(cfg_dict: dict, precision: str = "fp32") -> dict[str, float]
             for q, k in zip(encoder.parameters(), target.parameters()):
                 k.mul_(momentum).add_((1.0 - momentum) * q.detach())
 
-    warmup, batches = batches[: cfg.bench.warmup], batches[cfg.bench.warmup :]
-    flops = mean_flops(forward_backward, batches, lambda masks: mask_sizes(masks[0] + masks[1]))
-    for masks in warmup:
-        step(masks)
-    steps_per_s = time_steps(step, batches, cfg.bench.steps, cfg.bench.repeats, device)
-    return {
-        "implementation": "official I-JEPA",
-        "precision": "fp32",
-        "samples_per_s": steps_per_s * batch,
-        "gflop_per_step": flops / 1e9,
-        "gflops": flops / 1e9 * steps_per_s,
-        "peak_memory_mb": peak_memory_mb(device),
-        "device": str(device),
-        "compiled": False,
-    }
+    row = measure(cfg, step, forward_backward, batches, lambda masks: mask_sizes(masks[0] + masks[1]), device)
+    return {"implementation": "official I-JEPA", "precision": "fp32", **row, "compiled": False}
