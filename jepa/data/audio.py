@@ -1,4 +1,4 @@
-"""Audio clip datasets: a user's sound files (a folder or a CSV index) and the generated sound classes.
+"""Audio clip datasets: a user's sound files (a folder or a CSV index), the generated sound classes and spoken digits.
 
 Every dataset yields ``(features, int label)``: ``features`` is the ``(1, frames, 128)`` float32 log-mel
 filterbank of a fixed-length clip, computed the Kaldi way as A-JEPA's front end does (mono, 16 kHz, 25 ms
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from jepa.data.index import check_split, labelled_files, split_source
+from jepa.data.spoken_digits import DIGITS, make_spoken_digits
 from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
 from jepa.data.unreadable import MediaFiles
 
-AUDIO_DATASETS = ("sounds", "audio_folder")
+AUDIO_DATASETS = ("sounds", "spoken_digits", "audio_folder")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 SAMPLE_RATE = 16_000
 NUM_MEL_BINS = 128
@@ -200,39 +201,64 @@ class AudioClipDataset(AudioFiles):
         )
 
 
-class SyntheticSounds(AudioFiles):
-    """The generated sound classes (written under ``root`` on first use); main label: sound class (index into
-    ``SOUNDS``). Extra labels: timbre, contour, envelope (classes); pitch (Hz), loudness (dBFS), duration (s)
-    and snr (dB) as floats. The default 2 s clip holds every sound whole."""
+class GeneratedSounds(AudioFiles):
+    """A set the project writes under ``root`` on first use (``make(root, num_train, num_val, seed)`` returns its
+    directory, holding ``labels.csv``): integer ``classes`` columns and float ``values`` columns become
+    ``labels``; ``main_label`` is the first class column."""
 
-    main_label = "sound"
+    classes: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
 
     def __init__(
         self,
+        make: Callable[..., Path],
+        num_classes: int,
         root: str | Path,
         split: str = "train",
         *,
-        num_train: int = 1200,
-        num_val: int = 300,
+        num_train: int,
+        num_val: int,
         seed: int = 0,
         duration: float = 2.0,
         random_crop: bool = False,
         stats: tuple[float, float] | None = None,
     ):
         check_split(split)
-        directory = make_synthetic_sounds(root, num_train, num_val, seed)
+        directory = make(root, num_train, num_val, seed)
         with open(directory / "labels.csv", newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["split"] == split]
-        labels = {k: np.array([int(r[k]) for r in rows]) for k in ("sound", "timbre", "contour", "envelope")}
-        labels |= {k: np.array([float(r[k]) for r in rows]) for k in ("pitch", "loudness", "duration", "snr")}
-        super().__init__(
-            [directory / r["file"] for r in rows],
-            labels,
-            len(SOUNDS),
-            duration=duration,
-            random_crop=random_crop,
-            stats=stats,
-        )
+        labels = {k: np.array([int(r[k]) for r in rows]) for k in self.classes}
+        labels |= {k: np.array([float(r[k]) for r in rows]) for k in self.values}
+        files = [directory / r["file"] for r in rows]
+        super().__init__(files, labels, num_classes, duration=duration, random_crop=random_crop, stats=stats)
+
+
+class SyntheticSounds(GeneratedSounds):
+    """The generated sound classes; main label: sound class (index into ``SOUNDS``). Extra labels: timbre,
+    contour, envelope (classes); pitch (Hz), loudness (dBFS), duration (s) and snr (dB) as floats. The default
+    2 s clip holds every sound whole."""
+
+    main_label = "sound"
+    classes = ("sound", "timbre", "contour", "envelope")
+    values = ("pitch", "loudness", "duration", "snr")
+
+    def __init__(self, root: str | Path, split: str = "train", *, num_train: int = 1200, num_val: int = 300, **kw):
+        super().__init__(make_synthetic_sounds, len(SOUNDS), root, split, num_train=num_train, num_val=num_val, **kw)
+
+
+class SpokenDigits(GeneratedSounds):
+    """Digits spoken by espeak-ng (see :mod:`jepa.data.spoken_digits`; needs the program); main label: the digit.
+    Extra labels: voice (class); rate (words per minute), pitch and snr (dB) as floats."""
+
+    main_label = "digit"
+    classes = ("digit", "voice")
+    values = ("rate", "pitch", "snr")
+
+    def __init__(self, root: str | Path, split: str = "train", *, num_train: int = 1000, num_val: int = 300, **kw):
+        super().__init__(make_spoken_digits, len(DIGITS), root, split, num_train=num_train, num_val=num_val, **kw)
+
+
+GENERATED_AUDIO = {"sounds": SyntheticSounds, "spoken_digits": SpokenDigits}
 
 
 def run_fbank_stats(path: Path, train_set: Callable[[], AudioFiles]) -> tuple[float, float]:
@@ -262,7 +288,8 @@ def build_audio_dataset(
     random_crop: bool = False,
     **kwargs,
 ) -> AudioFiles:
-    """'sounds' (generated under root; ``kwargs`` go to :class:`SyntheticSounds`) or 'audio_folder' (a user's
+    """'sounds' or 'spoken_digits' (generated under root; ``kwargs`` go to :class:`SyntheticSounds` or
+    :class:`SpokenDigits`) or 'audio_folder' (a user's
     files, see :func:`jepa.data.index.split_source`), ``num_frames`` filterbank frames per clip, normalised with
     the training split's statistics kept at ``stats_path`` (see :func:`run_fbank_stats`)."""
     if name not in AUDIO_DATASETS:
@@ -270,8 +297,8 @@ def build_audio_dataset(
 
     def make(split: str, stats: tuple[float, float] | None) -> AudioFiles:
         clip = {"duration": clip_seconds(num_frames), "random_crop": random_crop, "stats": stats}
-        if name == "sounds":
-            return SyntheticSounds(root, split, **kwargs, **clip)
+        if name in GENERATED_AUDIO:
+            return GENERATED_AUDIO[name](root, split, **kwargs, **clip)
         return AudioClipDataset(split_source(Path(root), split), **clip)
 
     return make(split, run_fbank_stats(stats_path, lambda: make("train", None)))

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from jepa.data.audio import AUDIO_DATASETS, NUM_MEL_BINS, build_audio_dataset
+from jepa.data.audio import AUDIO_DATASETS, GENERATED_AUDIO, NUM_MEL_BINS, build_audio_dataset
 from jepa.data.images import build_image_dataset
 from jepa.data.video import VIDEO_DATASETS, ClipSampler, build_video_dataset
 from jepa.losses import VCR, SIGReg
@@ -132,7 +132,8 @@ def build_dataset(cfg: DataConfig, split: str, run_dir: str | Path | None = None
     if cfg.name in AUDIO_DATASETS:
         if run_dir is None:
             raise ValueError("audio datasets need the run directory, which keeps their normalisation statistics")
-        extra = {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed} if cfg.name == "sounds" else {}
+        generated = cfg.name in GENERATED_AUDIO
+        extra = {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed} if generated else {}
         return build_audio_dataset(
             cfg.name,
             split,

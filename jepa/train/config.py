@@ -45,12 +45,13 @@ class MaskConfig:
 
 @dataclass
 class DataConfig:
-    # images: shapes | folder | digits | trajectories; video: moving_shapes | video_folder; audio: sounds | audio_folder
+    # images: shapes | folder | digits | trajectories; video: moving_shapes | video_folder;
+    # audio: sounds | spoken_digits (needs espeak-ng) | audio_folder
     name: str = "shapes"
     # where generated data is written, or the user's image/video/audio folder or index, or a `jepa collect` directory
     root: str = "~/.cache/jepa/data"
     image_size: int = 64  # side of the square images, or of the video frames
-    num_train: int = 4000  # shapes, moving_shapes and sounds: samples generated; trajectories: frames drawn
+    num_train: int = 4000  # shapes, moving_shapes, sounds, spoken_digits: samples generated; trajectories: frames drawn
     num_val: int = 1000
     val_shards: int = 1  # trajectories: the last val_shards shards (whole episodes) are the val split
     frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
