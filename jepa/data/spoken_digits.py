@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa.data.generated import generate_once, is_complete, write_csv
-from jepa.data.index import SPLITS
+from jepa.data.generated import generate_once, is_complete
+from jepa.data.synthetic_audio import SAMPLE_RATE, write_sound_files
 
 __all__ = ["DIGITS", "VOICES", "espeak_ng", "make_spoken_digits", "speak"]
 
-SAMPLE_RATE = 16_000
 DIGITS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # espeak-ng's English voice with its male (m*) and female (f*) variants, British and American
 VOICES: tuple[str, ...] = ("en+m1", "en+m3", "en+m5", "en-us+m2", "en+f1", "en+f3", "en-us+f2", "en-us+f4")
@@ -78,20 +77,10 @@ def _dataset_name(num_train: int, num_val: int, seed: int) -> str:
 
 
 def _generate_into(out: Path, num: dict[str, int], seed: int, progress: bool) -> dict:
-    import soundfile
-    from tqdm.auto import tqdm
+    def row(lab: dict) -> dict[str, object]:
+        return lab | {"snr": f"{lab['snr']:.3f}"}
 
-    rows: list[dict[str, object]] = []
-    with tqdm(total=sum(num.values()), desc="synthesising spoken digits", disable=not progress, unit="file") as bar:
-        for split_id, split in enumerate(SPLITS):
-            (out / split).mkdir()
-            for i in range(num[split]):
-                wave, lab = render_digit(np.random.default_rng([seed, split_id, i]))
-                file = f"{split}/{i:06d}.wav"
-                soundfile.write(out / file, wave, SAMPLE_RATE, subtype="PCM_16")
-                rows.append({"split": split, "file": file, **lab, "snr": f"{lab['snr']:.3f}"})
-                bar.update(1)
-    write_csv(out / "labels.csv", LABEL_COLUMNS, rows)
+    write_sound_files(out, num, seed, render_digit, row, LABEL_COLUMNS, "synthesising spoken digits", progress)
     version = subprocess.run([espeak_ng(), "--version"], capture_output=True, text=True).stdout.strip()
     return {"version": _FORMAT_VERSION, "synthesiser": version, "voices": list(VOICES), "seed": seed} | num
 

@@ -8,6 +8,7 @@ random and independent of the class: a probe has to hear how a sound is built, n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -143,25 +144,42 @@ def _dataset_name(num_train: int, num_val: int, seed: int) -> str:
     return f"sounds-v{_FORMAT_VERSION}-{num_train}-{num_val}-s{seed}"
 
 
-def _generate_into(out: Path, num: dict[str, int], seed: int, progress: bool) -> dict:
+def write_sound_files(
+    out: Path,
+    num: dict[str, int],
+    seed: int,
+    render: Callable[[np.random.Generator], tuple[np.ndarray, dict]],
+    row: Callable[[dict], dict[str, object]],
+    columns: Sequence[str],
+    desc: str,
+    progress: bool,
+) -> None:
+    """Write ``num[split]`` sounds per split as ``out/<split>/NNNNNN.wav`` (16-bit, ``SAMPLE_RATE``), each from
+    ``render`` with its own seeded generator, and their ``row(labels)`` to ``out/labels.csv``."""
     import soundfile
     from tqdm.auto import tqdm
 
     rows: list[dict[str, object]] = []
-    with tqdm(total=sum(num.values()), desc="generating sounds", disable=not progress, unit="file") as bar:
+    with tqdm(total=sum(num.values()), desc=desc, disable=not progress, unit="file") as bar:
         for split_id, split in enumerate(SPLITS):
             (out / split).mkdir()
             for i in range(num[split]):
-                wave, lab = render_sound(np.random.default_rng([seed, split_id, i]))
+                wave, labels = render(np.random.default_rng([seed, split_id, i]))
                 file = f"{split}/{i:06d}.wav"
                 soundfile.write(out / file, wave, SAMPLE_RATE, subtype="PCM_16")
-                rows.append(
-                    {"split": split, "file": file}
-                    | {key: lab[key] for key in ("sound", "timbre", "contour", "envelope")}
-                    | {key: f"{lab[key]:.4f}" for key in ("pitch", "loudness", "duration", "snr")}
-                )
+                rows.append({"split": split, "file": file} | row(labels))
                 bar.update(1)
-    write_csv(out / "labels.csv", LABEL_COLUMNS, rows)
+    write_csv(out / "labels.csv", columns, rows)
+
+
+def _label_row(lab: dict) -> dict[str, object]:
+    return {key: lab[key] for key in ("sound", "timbre", "contour", "envelope")} | {
+        key: f"{lab[key]:.4f}" for key in ("pitch", "loudness", "duration", "snr")
+    }
+
+
+def _generate_into(out: Path, num: dict[str, int], seed: int, progress: bool) -> dict:
+    write_sound_files(out, num, seed, render_sound, _label_row, LABEL_COLUMNS, "generating sounds", progress)
     return {
         "version": _FORMAT_VERSION,
         "sounds": [sound_name(s) for s in range(len(SOUNDS))],
