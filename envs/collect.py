@@ -19,9 +19,9 @@ import numpy as np
 import envs
 from envs.minari_export import export_minari, minari_available
 from envs.policies import POLICIES, Policy, make_policy
+from jepa.common.errors import ConfigError
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
 from jepa.keyvalue import parse_key_values
-from jepa.train.config import ConfigError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jepa.common.optim import param_groups
 from jepa.models.attention import MLP, init_transformer_weights
-from jepa.train.optim import param_groups
 
 from .probes import _encode_classes, _r2, _standardise
 

@@ -18,11 +18,11 @@ from omegaconf import OmegaConf
 from torch.utils.data import TensorDataset
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from jepa.common.runtime import autocast
 from jepa.data.loader import build_train_loader
 from jepa.train.build import input_shape
 from jepa.train.config import Config
 from jepa.train.engine import Trainer, compile_blocks, to_device
-from jepa.train.runtime import autocast
 
 # torch's FLOP counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA runs here;
 # count that one with the same formulas (arguments arrive as shapes)

@@ -21,10 +21,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from jepa.bench import mask_sizes, measure
+from jepa.common.runtime import select_device
 from jepa.models import MODEL_SIZES
 from jepa.train.build import clip_frames
 from jepa.train.config import Config
-from jepa.train.runtime import select_device
 
 REFERENCE_MODULES = ("src.models.vision_transformer", "src.masks.multiblock", "src.masks.utils", "src.utils.tensors")
 

@@ -15,11 +15,12 @@ import torch
 from omegaconf import OmegaConf
 
 from jepa.bench import bench_precision
+from jepa.common.errors import ConfigError
+from jepa.common.runtime import select_device, select_precision
 from jepa.data.loader import build_train_loader
 from jepa.data.video import VIDEO_DATASETS
 from jepa.train.build import build_dataset, build_encoder, build_masks, clip_frames
-from jepa.train.config import Config, ConfigError
-from jepa.train.runtime import select_device, select_precision
+from jepa.train.config import Config
 
 COLUMNS = ["stage", "backend", "workers", "clips", "clips_per_s", "vs_train", "note"]
 

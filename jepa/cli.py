@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from hydra.errors import HydraException
 
-    from jepa.train.config import ConfigError
-    from jepa.train.distributed import shutdown
+    from jepa.common.distributed import shutdown
+    from jepa.common.errors import ConfigError
 
     try:
         # some values are only checked where they are used (a run directory to load): also a bad config

@@ -9,13 +9,13 @@ import torch
 
 from evals import RawPatches, evaluate_encoders, format_table, write_eval
 from evals.report import PROBES
+from jepa.common.runtime import select_device
 from jepa.data.audio import AUDIO_DATASETS
 from jepa.methods import MaskedJEPA
 from jepa.plots import plot_run
 from jepa.train import checkpoint as ckpt
 from jepa.train.build import build_dataset, build_encoder, build_method, clip_frames, input_size
 from jepa.train.config import Config
-from jepa.train.runtime import select_device
 
 log = logging.getLogger(__name__)
 

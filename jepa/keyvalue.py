@@ -11,7 +11,7 @@ import typing
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from jepa.train.config import ConfigError
+from jepa.common.errors import ConfigError
 
 T = TypeVar("T")
 _NAMES = {int: "an integer", float: "a number", bool: "true or false"}

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from jepa.train.config import ConfigError
+from jepa.common.errors import ConfigError
 from jepa.train.logging import read_metrics
 
 # metrics.jsonl key -> (panel title, y scale): the loss, then the collapse monitors

@@ -10,13 +10,14 @@ pytest.importorskip("soundfile", reason="audio tests need the 'audio' extra (sou
 
 import torch  # noqa: E402
 
+from jepa.common.errors import ConfigError  # noqa: E402
 from jepa.data import SyntheticSounds, audio  # noqa: E402
 from jepa.data.loader import StepTagged  # noqa: E402
 from jepa.evaluate import evaluate_run  # noqa: E402
 from jepa.masks import TimeFrequencyMasks  # noqa: E402
 from jepa.train.build import FBANK_STATS, build_masks, build_method, input_shape  # noqa: E402
 from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
-from jepa.train.config import ConfigError, load_config  # noqa: E402
+from jepa.train.config import load_config  # noqa: E402
 from jepa.train.engine import Trainer  # noqa: E402
 
 TINY_AUDIO = [

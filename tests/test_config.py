@@ -4,7 +4,8 @@ import sys
 import pytest
 from hydra.errors import HydraException
 
-from jepa.train.config import ConfigError, load_config
+from jepa.common.errors import ConfigError
+from jepa.train.config import load_config
 
 
 def test_default_and_experiment_presets_compose():

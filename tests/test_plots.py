@@ -5,8 +5,8 @@ import json
 import pytest
 
 from jepa.cli import main
+from jepa.common.errors import ConfigError
 from jepa.plots import parse_compare_args, plot_runs
-from jepa.train.config import ConfigError
 
 
 def _write_run(run_dir, rankme_end: float, std_end: float, steps: int = 20) -> None:

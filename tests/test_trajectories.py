@@ -11,9 +11,9 @@ pytest.importorskip("gymnasium", reason="control tests need the 'control' extra 
 from envs.collect import CollectConfig, collect, parse_collect_args  # noqa: E402
 from envs.two_rooms import TwoRoomsEnv  # noqa: E402
 from jepa.cli import main  # noqa: E402
+from jepa.common.errors import ConfigError  # noqa: E402
 from jepa.data import TrajectoryDataset  # noqa: E402
 from jepa.data.trajectories import Episode, TrajectoryFrames, obs_to_tensor, read_shard, write_shard  # noqa: E402
-from jepa.train.config import ConfigError  # noqa: E402
 
 STEPS, EPISODES, PER_SHARD = 30, 6, 2
 

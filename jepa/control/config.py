@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jepa.common.errors import ConfigError
 from jepa.losses import PREDICTION_LOSSES
 from jepa.planning import METRICS, PLANNERS, REDUCTIONS
-from jepa.train.config import ConfigError
 
 
 def _positive(cfg: object, *keys: str) -> None:

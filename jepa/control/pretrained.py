@@ -15,12 +15,13 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
+from jepa.common.errors import ConfigError
 from jepa.data.images import IMAGENET_NORMALISED
 from jepa.evaluate import load_trained_method
 from jepa.models import VisionTransformer
 from jepa.train import checkpoint as ckpt
 from jepa.train.build import build_encoder, clip_frames
-from jepa.train.config import Config, ConfigError, ModelConfig
+from jepa.train.config import Config, ModelConfig
 
 
 class PooledEncoder(nn.Module):

@@ -16,6 +16,8 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from evals import format_table, write_eval
+from jepa.common.optim import param_groups, warmup_cosine
+from jepa.common.runtime import autocast, select_precision
 from jepa.control.build import build_world_model, save_world_model
 from jepa.control.config import WorldModelTrainConfig
 from jepa.control.data import EncodedWindows, split_by_shard, to_model_steps, window_dataset
@@ -23,8 +25,6 @@ from jepa.control.pretrained import load_pretrained_encoder
 from jepa.control.probe import position_probe
 from jepa.methods import WorldModel
 from jepa.train.logging import MetricsLogger
-from jepa.train.optim import param_groups, warmup_cosine
-from jepa.train.runtime import autocast, select_precision
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jepa.train.distributed import all_reduce_sum
+from jepa.common.distributed import all_reduce_sum
 
 
 def random_directions(dim: int, num: int, step: int, seed: int = 0) -> torch.Tensor:

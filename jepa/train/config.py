@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from jepa.common.errors import ConfigError
+
 
 @dataclass
 class ModelConfig:
@@ -146,10 +148,6 @@ class Config:
 def register_configs() -> None:
     """Register the schema with Hydra (called by the CLI, not at import)."""
     ConfigStore.instance().store(name="jepa_schema", node=Config)
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def _check_choice(key: str, value: object, choices) -> None:

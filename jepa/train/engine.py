@@ -17,15 +17,15 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from evals.rank import feature_std, rankme
+from jepa.common.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
+from jepa.common.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
+from jepa.common.runtime import autocast, select_device, select_precision
 from jepa.data.loader import build_train_loader
 from jepa.models.attention import Block
 from jepa.train import checkpoint as ckpt
 from jepa.train.build import build_dataset, build_masks, build_method
 from jepa.train.config import Config
-from jepa.train.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
 from jepa.train.logging import MetricsLogger
-from jepa.train.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
-from jepa.train.runtime import autocast, select_device, select_precision
 
 log = logging.getLogger(__name__)
 
