@@ -22,6 +22,23 @@ class Policy(Protocol):
         ...
 
 
+def via_door(env: TwoRoomsEnv, pos: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Where to head next from ``pos`` (2,) for ``target`` (2,): the target itself in the same room, else the door.
+
+    The straight line to the other room is mostly blocked by the wall, so the agent first lines up with the door
+    a little beyond the wall's reach on its own side, then crosses on the door's centre line to as far beyond it
+    on the other side, where it is in the target's room.
+    """
+    here, there = env.room(pos), env.room(target)
+    if here == there:
+        return target
+    offset = env.WALL_HALF_WIDTH + env.agent_radius + env.max_step
+    side = 1.0 if there == 1 else -1.0
+    in_doorway = abs(pos[0] - env.WALL_X) <= offset + 1e-9 and env.door[0] < pos[1] < env.door[1]
+    x = env.WALL_X + (side if in_doorway else -side) * offset
+    return np.array([x, env.DOOR_Y])
+
+
 class RandomPolicy:
     """Uniform samples of the (bounded) action space, from its own seeded generator."""
 
@@ -52,25 +69,12 @@ class WaypointPolicy:
         self.waypoints = np.array([self._sample_waypoint() for _ in range(num_envs)])
         self.straight = self.rng.random(num_envs) < direct
         self.age = np.zeros(num_envs, dtype=int)
-        # Aim a little beyond the wall's reach on either side of the door, on its centre line.
-        self.door_offset = env.WALL_HALF_WIDTH + env.agent_radius + env.max_step
 
     def _sample_waypoint(self) -> tuple[float, float]:
         while True:
             p = tuple(float(v) for v in self.rng.uniform(0.0, 1.0, size=2))
             if self.env.is_free(p):
                 return p
-
-    def _target(self, pos: np.ndarray, waypoint: np.ndarray) -> np.ndarray:
-        env = self.env
-        here, there = env.room(pos), env.room(waypoint)
-        if here == there:
-            return waypoint
-        side = 1.0 if there == 1 else -1.0
-        in_doorway = abs(pos[0] - env.WALL_X) <= self.door_offset + 1e-9 and env.door[0] < pos[1] < env.door[1]
-        # In the doorway: go straight through; elsewhere: line up with the door on this side first.
-        x = env.WALL_X + (side if in_doorway else -side) * self.door_offset
-        return np.array([x, env.DOOR_Y])
 
     def __call__(self, infos: dict[str, Any]) -> np.ndarray:
         positions = np.asarray(infos["pos"], dtype=np.float64)
@@ -80,7 +84,7 @@ class WaypointPolicy:
             if np.linalg.norm(self.waypoints[i] - pos) < self.env.max_step or self.age[i] > self.patience:
                 self.waypoints[i] = self._sample_waypoint()
                 self.straight[i], self.age[i] = self.rng.random() < self.direct, 0
-            target = self.waypoints[i] if self.straight[i] else self._target(pos, self.waypoints[i])
+            target = self.waypoints[i] if self.straight[i] else via_door(self.env, pos, self.waypoints[i])
             delta = target - pos
             direction = delta / max(np.linalg.norm(delta), self.env.max_step)  # slows down on arrival
             actions[i] = np.clip(direction + self.noise * self.rng.standard_normal(2), -1.0, 1.0)

@@ -1,173 +1,160 @@
-"""The ``jepa`` command: ``jepa train|eval|bench|bench-video [hydra overrides]``,
-``jepa collect|wm-train|plan [key=value ...]``, ``jepa compare RUN_DIR ... [out=PNG]``."""
+"""The ``jepa`` command: ``jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [-m]``.
+
+Every command is a Hydra application composed from ``configs/<file>.yaml`` against a typed schema, so all share
+Hydra's command line: ``--help`` lists the config groups and every key with its default, ``--cfg job`` prints
+the resolved config and exits, ``--config-dir DIR`` adds a directory of the user's own configs (e.g.
+``experiment=mine`` from ``DIR/experiment/mine.yaml``), and ``-m key=a,b`` runs a sweep, one job after another.
+A bad key or value exits with status 2, naming it, before any work.
+"""
 
 from __future__ import annotations
 
-import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
-USAGE = """usage: jepa {train,eval,bench,bench-video,compare,collect,wm-train,plan} [key=value ...]
+from omegaconf import DictConfig
 
-  jepa train experiment=ijepa_shapes        pretrain, then probe and plot (the README's main job)
-  jepa eval  experiment=ijepa_shapes        probe the latest checkpoint of that run
-  jepa bench experiment=ijepa_shapes        time training steps (samples/s, GFLOP/s, peak memory)
-  jepa bench-video experiment=vjepa_moving_shapes
-                                            clips/s the video loader decodes per backend vs clips/s training uses
-  jepa compare runs/a runs/b out=compare.png
-                                            overlay the loss, RankMe and feature-std curves of several runs
-  jepa collect env=jepa/TwoRooms-v0 policy=waypoint episodes=200 out=data/two_rooms
-                                            record episodes as trajectory shards (keys: envs/collect.py)
-  jepa wm-train data=data/two_rooms out=runs/world_model
-                                            train an action-conditioned world model (keys: jepa/control/config.py)
-  jepa plan run=runs/world_model planner=cem episodes=20
-                                            reach Two-Rooms goals by planning in its latent space
+USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [--config-dir DIR] [-m]
 
-Overrides use Hydra syntax (model.depth=6 data.batch_size=32); every key is typed and checked
-before any work starts. Configs: the `configs` package shipped with jepa."""
+  train        train a method (experiment=ijepa_shapes, experiment=wm_two_rooms, ...), then evaluate it
+  eval         evaluate a finished run again: jepa eval run=runs/ijepa_shapes
+  bench        time training steps (samples/s, GFLOP/s, peak memory), beside the official I-JEPA step
+  bench-video  clips/s the video loader decodes per backend, against the clips/s training consumes
+  collect      record episodes of an environment: jepa collect env=two_rooms policy=waypoint out=data/two_rooms
+  rollout      run an agent in an environment: jepa rollout run=runs/wm_two_rooms (MPC in its world model)
+  compare      overlay the training curves of runs: jepa compare runs=[runs/a,runs/b]
+
+`jepa <command> --help` lists the command's config groups and keys with their defaults."""
 
 
-def _collect(cfg) -> None:
-    from envs.collect import collect
-
-    out = collect(cfg)
-    print(f"wrote {cfg.episodes} episodes of {cfg.env} to {out}" + (f" and Minari {cfg.minari}" if cfg.minari else ""))
-
-
-def _wm_train(cfg) -> None:
-    from jepa.control.train import train_world_model
-
-    train_world_model(cfg)
+@dataclass(frozen=True)
+class Command:
+    config: str  # configs/<config>.yaml and its schema
+    run: Callable[[DictConfig], object]
+    check: Callable[[DictConfig], None] = lambda cfg: None  # checks beyond the config's own, before any work
 
 
-def _plan(cfg) -> None:
-    from jepa.control.plan import run_planning
+def _train(cfg: DictConfig) -> None:
+    from jepa.commands.train import train
 
-    run_planning(cfg)
-
-
-def _load(command: str, args: list[str]):
-    """The checked configuration of ``command``: key=value into a dataclass for collect, wm-train and plan,
-    Hydra otherwise."""
-    if command == "collect":
-        from envs.collect import parse_collect_args
-
-        return parse_collect_args(args)
-    if command == "compare":
-        from jepa.plots import parse_compare_args
-
-        return parse_compare_args(args)
-    if command in ("wm-train", "plan"):
-        from jepa.control.config import PlanConfig, WorldModelTrainConfig
-        from jepa.keyvalue import parse_key_values
-
-        return parse_key_values(WorldModelTrainConfig if command == "wm-train" else PlanConfig, args, command)
-    from jepa.train.config import load_config
-
-    cfg = load_config(args)
-    if command == "bench-video":
-        from jepa.bench_video import check_video_config
-
-        check_video_config(cfg)
-    return cfg
+    train(cfg)
 
 
-def _train(cfg) -> None:
-    from jepa.evaluate import evaluate_run
-    from jepa.train.engine import Trainer
+def _eval(cfg: DictConfig) -> None:
+    from jepa.commands.evaluate import evaluate
 
-    trainer = Trainer(cfg)
-    trainer.fit()
-    if trainer.dist.is_main and cfg.eval.enabled:
-        evaluate_run(cfg, trainer.method)
+    evaluate(cfg)
 
 
-def _eval(cfg) -> None:
-    import torch
+def _check_bench(cfg: DictConfig) -> None:
+    from jepa.bench.reference import check_bench_reference
 
-    from jepa.evaluate import evaluate_run, load_trained_method
-
-    if cfg.train.threads:  # as training does: more threads than free cores make every probe crawl
-        torch.set_num_threads(cfg.train.threads)
-    evaluate_run(cfg, load_trained_method(cfg))
+    check_bench_reference(cfg)
 
 
-def _bench(cfg) -> None:
-    from evals.report import format_table
-    from jepa.bench import run_bench
+def _bench(cfg: DictConfig) -> None:
+    from jepa.bench.report import print_bench
 
-    rows = run_bench(cfg)
-    print(f"bench: {cfg.model.name} {cfg.data.image_size}px patch {cfg.model.patch_size} batch {cfg.data.batch_size}")
-    columns = ["implementation", "precision", "samples_per_s", "gflop_per_step", "gflops", "matmul_peak_gflops"]
-    print(format_table(rows, [*columns, "fraction_of_peak", "peak_memory_mb"]))
-    ours = [row for row in rows if row["implementation"].startswith("jepa")]
-    if len(ours) > 1:
-        print(
-            f"{ours[1]['precision']}/{ours[0]['precision']} throughput ratio: "
-            f"{ours[1]['samples_per_s'] / ours[0]['samples_per_s']:.2f}"
-        )
-    for reference in (row for row in rows if not row["implementation"].startswith("jepa")):
-        for row in ours:
-            print(
-                f"{row['implementation']} {row['precision']} / {reference['implementation']} {reference['precision']}: "
-                f"{row['samples_per_s'] / reference['samples_per_s']:.2f}x samples/s, "
-                f"{row['gflops'] / reference['gflops']:.2f}x GFLOP/s, "
-                f"{row['peak_memory_mb'] / reference['peak_memory_mb']:.2f}x peak memory"
-            )
+    print_bench(cfg)
 
 
-def _bench_video(cfg) -> None:
-    from evals.report import format_table
-    from jepa.bench_video import COLUMNS, run_video_bench
+def _check_bench_video(cfg: DictConfig) -> None:
+    from jepa.bench.video import check_video_config
 
-    rows = run_video_bench(cfg)
-    data = cfg.data
-    print(
-        f"bench-video: {data.name}, {data.frames_per_clip} frames every {data.frame_step} at {data.image_size} px, "
-        f"batch {data.batch_size}, {cfg.model.name} depth {cfg.model.depth}"
-    )
-    print(format_table(rows, COLUMNS))
+    check_video_config(cfg)
 
 
-def _compare(cfg) -> None:
-    from jepa.plots import plot_runs
+def _bench_video(cfg: DictConfig) -> None:
+    from jepa.bench.report import print_video_bench
 
-    runs, out = cfg
-    print(f"wrote {plot_runs(runs, out)}")
+    print_video_bench(cfg)
+
+
+def _collect(cfg: DictConfig) -> None:
+    from jepa.commands.collect import collect
+
+    collect(cfg)
+
+
+def _rollout(cfg: DictConfig) -> None:
+    from jepa.commands.rollout import rollout
+
+    rollout(cfg)
+
+
+def _compare(cfg: DictConfig) -> None:
+    from jepa.commands.compare import compare
+
+    compare(cfg)
 
 
 COMMANDS = {
-    "train": _train,
-    "eval": _eval,
-    "bench": _bench,
-    "bench-video": _bench_video,
-    "compare": _compare,
-    "collect": _collect,
-    "wm-train": _wm_train,
-    "plan": _plan,
+    "train": Command("train", _train),
+    "eval": Command("eval", _eval),
+    "bench": Command("train", _bench, _check_bench),
+    "bench-video": Command("train", _bench_video, _check_bench_video),
+    "collect": Command("collect", _collect),
+    "rollout": Command("rollout", _rollout),
+    "compare": Command("compare", _compare),
 }
+
+
+def _in_sweep_job_dir(cfg: DictConfig) -> None:
+    """In a sweep (-m), each job trains into its own directory: ``<run_dir>/<the job's overrides>``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN and "run_dir" in cfg and hydra_cfg.job.override_dirname:
+        cfg.run_dir = f"{cfg.run_dir}/{hydra_cfg.job.override_dirname}"
+
+
+def run_command(name: str, args: list[str]) -> int:
+    """Compose and check the config of command ``name`` from ``args`` (Hydra's command line), then run it."""
+    import hydra
+
+    from jepa.common.distributed import shutdown
+    from jepa.common.errors import ConfigError
+    from jepa.config.store import register_configs
+    from jepa.config.validate import VALIDATORS
+
+    command = COMMANDS[name]
+    started = False
+
+    def task(cfg: DictConfig) -> None:
+        nonlocal started
+        started = True
+        try:
+            VALIDATORS[command.config](cfg)
+            command.check(cfg)
+            _in_sweep_job_dir(cfg)
+            command.run(cfg)
+        except ConfigError as err:
+            print(f"jepa {name}: bad config: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    register_configs()
+    argv, sys.argv = sys.argv, [f"jepa {name}", *args]
+    try:
+        hydra.main(config_path="pkg://configs", config_name=command.config, version_base=None)(task)()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+        # Hydra exits 1 on a config it cannot compose (an unknown key, a wrong type): a bad config too
+        return 2 if code == 1 and not started else code
+    finally:
+        sys.argv = argv
+        shutdown()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from hydra.errors import HydraException
-
-    from jepa.common.distributed import shutdown
-    from jepa.common.errors import ConfigError
-
-    try:
-        # some values are only checked where they are used (a run directory to load): also a bad config
-        COMMANDS[argv[0]](_load(argv[0], argv[1:]))
-    except (HydraException, ConfigError) as err:
-        cause = f" ({err.__cause__})" if err.__cause__ else ""
-        print(f"jepa: bad config: {err}{cause}", file=sys.stderr)
-        return 2
-    finally:
-        shutdown()
-    return 0
+    if not argv or argv[0] not in COMMANDS:
+        asked = bool(argv) and argv[0] in ("-h", "--help")
+        print(USAGE, file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
+    return run_command(argv[0], argv[1:])
 
 
 if __name__ == "__main__":

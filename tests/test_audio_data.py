@@ -20,7 +20,7 @@ from jepa.data.audio import (  # noqa: E402
     log_mel_fbank,
     read_audio,
 )
-from jepa.data.synthetic_audio import (  # noqa: E402
+from jepa.data.generate.sounds import (  # noqa: E402
     CONTOURS,
     ENVELOPES,
     LABEL_COLUMNS,

@@ -11,14 +11,15 @@ pytest.importorskip("soundfile", reason="audio tests need the 'audio' extra (sou
 import torch  # noqa: E402
 
 from jepa.common.errors import ConfigError  # noqa: E402
+from jepa.config import load_config  # noqa: E402
 from jepa.data import SyntheticSounds, audio  # noqa: E402
 from jepa.data.loader import StepTagged  # noqa: E402
-from jepa.evaluate import evaluate_run  # noqa: E402
 from jepa.masks import TimeFrequencyMasks  # noqa: E402
-from jepa.train.build import FBANK_STATS, build_masks, build_method, input_shape  # noqa: E402
+from jepa.recipes import make_trainer  # noqa: E402
+from jepa.recipes.masked_jepa import build_method  # noqa: E402
+from jepa.recipes.masked_jepa import evaluate as evaluate_run  # noqa: E402
+from jepa.recipes.parts import FBANK_STATS, build_masks, input_shape  # noqa: E402
 from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
-from jepa.train.config import load_config  # noqa: E402
-from jepa.train.engine import Trainer  # noqa: E402
 
 TINY_AUDIO = [
     "experiment=ajepa_sounds",
@@ -106,12 +107,12 @@ def test_resumed_audio_run_replays_crops_and_masks_and_keeps_its_feature_statist
     audio_overrides, tmp_path, monkeypatch
 ):
     reference = load_config([*audio_overrides, f"run_dir={tmp_path / 'reference'}"])
-    assert len(Trainer(reference).fit()) == 6
+    assert len(make_trainer(reference).fit()) == 6
     stats = json.loads((Path(reference.run_dir) / FBANK_STATS).read_text())
     assert stats["files"] == 16 and stats["frames"] == 64 and stats["std"] > 0
 
     cfg = load_config(audio_overrides)
-    trainer = Trainer(cfg)
+    trainer = make_trainer(cfg)
     forward = trainer.method.forward
 
     def dies_at_step_4(batch):
@@ -128,16 +129,16 @@ def test_resumed_audio_run_replays_crops_and_masks_and_keeps_its_feature_statist
         raise AssertionError("feature statistics recomputed on resume")
 
     monkeypatch.setattr(audio, "fbank_stats", no_recount)
-    resumed = Trainer(cfg)
+    resumed = make_trainer(cfg)
     assert resumed.step == 3 and len(resumed.fit()) == 3
     assert _losses(Path(cfg.run_dir)) == pytest.approx(_losses(Path(reference.run_dir)), rel=1e-6, abs=1e-7)
 
 
 def test_audio_run_probes_sound_classes_against_random_init_and_raw_fbanks(audio_overrides):
     cfg = load_config([*audio_overrides, "train.steps=2"])
-    trainer = Trainer(cfg)
+    trainer = make_trainer(cfg)
     trainer.fit()
-    results = evaluate_run(cfg, trainer.method)
+    results = evaluate_run(cfg, trainer.method, trainer.facts)
     assert results["main_label"] == "sound" and results["num_val"] == 8
     assert [row["encoder"] for row in results["rows"]] == ["pretrained", "random_init", "raw_input"]
     for row in results["rows"]:

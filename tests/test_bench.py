@@ -6,9 +6,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jepa.bench import bench_precision, mean_flops, run_bench
-from jepa.bench_reference import bench_reference, check_reference_config, load_reference
-from jepa.train.config import load_config
+from jepa.bench.measure import mean_flops
+from jepa.bench.reference import bench_reference, check_reference_config, load_reference
+from jepa.bench.step import bench_precision, run_bench
+from jepa.config import load_config
 
 BENCH = ["bench.steps=2", "bench.warmup=1", "bench.repeats=2"]
 

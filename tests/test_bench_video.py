@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("decord", reason="video tests need the 'video' extra (decord2, av)")
 
-from jepa.bench_video import run_video_bench  # noqa: E402
-from jepa.train.config import load_config  # noqa: E402
+from jepa.bench.video import run_video_bench  # noqa: E402
+from jepa.config import load_config  # noqa: E402
 
 BENCH = [
     "data.num_workers=1",

@@ -5,7 +5,7 @@ import pytest
 from hydra.errors import HydraException
 
 from jepa.common.errors import ConfigError
-from jepa.train.config import load_config
+from jepa.config import load_config
 
 
 def test_default_and_experiment_presets_compose():
@@ -15,7 +15,8 @@ def test_default_and_experiment_presets_compose():
 
 
 def test_video_preset_builds_a_tubelet_vit_and_two_mask_generators():
-    from jepa.train.build import build_masks, build_method, input_shape
+    from jepa.recipes.masked_jepa import build_method
+    from jepa.recipes.parts import build_masks, input_shape
 
     cfg = load_config(["experiment=vjepa_moving_shapes"])
     assert cfg.optim.loss == "l1" and cfg.optim.ema_momentum == [0.998, 1.0]
@@ -61,7 +62,6 @@ def test_wrong_type_fails():
         ("bench.clips=0", "bench.clips"),
         ("bench.rounds=0", "bench.rounds"),
         ("bench.reference_masks=true", "bench.reference"),
-        ("bench.reference=/nonexistent/ijepa", "bench.reference"),
     ],
 )
 def test_bad_values_fail_naming_the_key(override, key):
@@ -69,8 +69,15 @@ def test_bad_values_fail_naming_the_key(override, key):
         load_config(override.split())
 
 
+def test_bench_refuses_a_reference_that_is_not_a_checkout():
+    from jepa.bench.reference import check_bench_reference
+
+    with pytest.raises(ConfigError, match="bench.reference"):
+        check_bench_reference(load_config(["bench.reference=/nonexistent/ijepa"]))
+
+
 def test_collapse_ablation_is_refused_unless_explicitly_allowed():
-    from jepa.train.build import build_method
+    from jepa.recipes.masked_jepa import build_method
 
     with pytest.raises(ConfigError, match="regularizer.allow_collapse=true"):
         load_config(["regularizer.online_target=true"])

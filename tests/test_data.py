@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from jepa.data import DigitsDataset, ImageFolderDataset, ShapesDataset, build_image_dataset, make_shapes_dataset
-from jepa.data.synthetic import CSV_COLUMNS, SHAPES
+from jepa.data.generate.shapes import CSV_COLUMNS, SHAPES
 
 
 def test_shapes_generation_is_deterministic_and_idempotent(tmp_path):

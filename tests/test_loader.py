@@ -2,9 +2,9 @@ import torch
 from torch.utils.data import TensorDataset
 
 from jepa.data.loader import build_train_loader
-from jepa.masks import MultiBlockMasks
+from jepa.masks import MaskCollator, MultiBlockMasks
 
-MASKS = MultiBlockMasks(grid=(4, 4), num_targets=2, min_keep=2)
+MASKS = MaskCollator(MultiBlockMasks(grid=(4, 4), num_targets=2, min_keep=2))
 
 
 def _dataset(n=40):
@@ -45,3 +45,10 @@ def test_ranks_take_disjoint_slices_of_the_same_global_batch_and_masks():
         for k in range(len(whole["masks_tgt"])):
             assert torch.equal(torch.cat([r[step]["masks_tgt"][k] for r in ranks]), whole["masks_tgt"][k])
         assert torch.equal(torch.cat([r[step]["masks_ctx"][0] for r in ranks]), whole["masks_ctx"][0])
+
+
+def test_the_default_collate_stacks_dict_samples_and_tags_the_step():
+    dataset = [{"obs": torch.full((2,), float(i)), "actions": torch.zeros(3)} for i in range(16)]
+    batches = list(build_train_loader(dataset, global_batch=4, seed=0, total_steps=3, num_workers=0))
+    assert [b["step"] for b in batches] == [0, 1, 2]
+    assert batches[0]["obs"].shape == (4, 2) and batches[0]["actions"].shape == (4, 3)

@@ -113,10 +113,13 @@ def test_3d_masks_are_reproducible_and_too_much_masking_fails_clearly():
 
 
 def test_mask_collator_stacks_3d_masks_unchanged():
-    from jepa.data.loader import MaskCollator
+    from jepa.data.loader import BatchContext
+    from jepa.masks import MaskCollator
 
-    collate = MaskCollator(MultiBlock3DMasks(grid=(2, 4, 4)), seed=0, global_batch=4, rank=1, world_size=2)
-    batch = collate([((torch.zeros(3, 4, 16, 16), 0), 7)] * 2)
-    assert batch["x"].shape == (2, 3, 4, 16, 16) and batch["step"] == 7
+    collate = MaskCollator(MultiBlock3DMasks(grid=(2, 4, 4)))
+    batch = collate(
+        [(torch.zeros(3, 4, 16, 16), 0)] * 2, BatchContext(step=7, seed=0, global_batch=4, rows=slice(2, 4))
+    )
+    assert batch["x"].shape == (2, 3, 4, 16, 16)
     assert len(batch["masks_ctx"]) == len(batch["masks_tgt"]) == 2
     assert all(m.shape[0] == 2 for m in batch["masks_ctx"] + batch["masks_tgt"])

@@ -6,10 +6,10 @@ import torch
 
 pytest.importorskip("soundfile", reason="audio tests need the 'audio' extra (soundfile, torchaudio)")
 
-from jepa.data import spoken_digits  # noqa: E402
+from jepa.config import load_config  # noqa: E402
 from jepa.data.audio import NUM_MEL_BINS, SpokenDigits  # noqa: E402
-from jepa.data.spoken_digits import DIGITS, SAMPLE_RATE, VOICES, make_spoken_digits, speak  # noqa: E402
-from jepa.train.config import load_config  # noqa: E402
+from jepa.data.generate import spoken_digits  # noqa: E402
+from jepa.data.generate.spoken_digits import DIGITS, SAMPLE_RATE, VOICES, make_spoken_digits, speak  # noqa: E402
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

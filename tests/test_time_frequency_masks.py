@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from jepa.data.loader import MaskCollator
-from jepa.masks import MultiBlockMasks, TimeFrequencyBlocks, TimeFrequencyMasks, curriculum_probability
+from jepa.data.loader import BatchContext
+from jepa.masks import MaskCollator, MultiBlockMasks, TimeFrequencyBlocks, TimeFrequencyMasks, curriculum_probability
 
 GRID = (12, 8)  # 192 frames x 128 mel bins in 16 x 16 patches
 T, F = GRID
@@ -67,9 +67,10 @@ def test_stripes_cover_both_axes_and_reach_the_last_row_and_column():
 
 
 def test_curriculum_masks_are_a_function_of_seed_and_step():
-    collate = MaskCollator(_curriculum(), seed=5, global_batch=4)
-    items = [((torch.zeros(1, 192, 128), 0), 30)] * 4
-    a, b = collate(items), collate(items)
+    collate = MaskCollator(_curriculum())
+    samples = [(torch.zeros(1, 192, 128), 0)] * 4
+    context = BatchContext(step=30, seed=5, global_batch=4, rows=slice(0, 4))
+    a, b = collate(samples, context), collate(samples, context)
     assert all(torch.equal(x, y) for x, y in zip(a["masks_ctx"] + a["masks_tgt"], b["masks_ctx"] + b["masks_tgt"]))
-    other = MaskCollator(_curriculum(), seed=6, global_batch=4)(items)
+    other = collate(samples, BatchContext(step=30, seed=6, global_batch=4, rows=slice(0, 4)))
     assert not all(torch.equal(x, y) for x, y in zip(a["masks_tgt"], other["masks_tgt"]))

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from jepa.config import load_config
+from jepa.recipes import make_trainer
 from jepa.train.checkpoint import latest_checkpoint
-from jepa.train.config import load_config
-from jepa.train.engine import NonFiniteLossError, Trainer
+from jepa.train.engine import NonFiniteLossError
 
 
 def _losses(run_dir: Path) -> dict[int, float]:
@@ -27,7 +28,7 @@ def test_tiny_run_trains_logs_and_checkpoints(tiny_overrides, tmp_path):
     cfg = load_config(
         [*tiny_overrides, "train.steps=30", "train.log_every=1", "train.checkpoint_every=10", "data.num_workers=0"]
     )
-    losses = Trainer(cfg).fit()
+    losses = make_trainer(cfg).fit()
     assert len(losses) == 30
     assert sum(losses[-5:]) < sum(losses[:5])  # the predictor learns something
     run = Path(cfg.run_dir)
@@ -71,7 +72,7 @@ def test_resume_after_sigkill_matches_uninterrupted_losses(tiny_overrides, tmp_p
 
 def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tiny_overrides, monkeypatch):
     cfg = load_config([*tiny_overrides, "train.steps=20", "train.checkpoint_every=5", "data.num_workers=0"])
-    trainer = Trainer(cfg)
+    trainer = make_trainer(cfg)
     forward = trainer.method.forward
 
     def poisoned(batch):
@@ -98,7 +99,7 @@ def test_bf16_autocast_loss_curve_tracks_fp32(tiny_overrides):
                 f"run_dir={tiny_overrides[-1].split('=')[1]}-{precision}",
             ]
         )
-        curves[precision] = torch.tensor(Trainer(cfg).fit())
+        curves[precision] = torch.tensor(make_trainer(cfg).fit())
     # compare 20-step means: bf16 rounding noise averages out, a real divergence does not
     fp32, bf16 = (c.view(10, 20).mean(1) for c in (curves["fp32"], curves["bf16"]))
     assert torch.allclose(bf16, fp32, rtol=0.05), (fp32, bf16)
@@ -118,16 +119,17 @@ def test_compiled_blocks_train_like_eager(tiny_overrides):
                 f"run_dir={tiny_overrides[-1].split('=')[1]}-{compiled}",
             ]
         )
-        losses[compiled] = Trainer(cfg).fit()
+        losses[compiled] = make_trainer(cfg).fit()
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)
 
 
-def test_lejepa_mode_trains_the_online_encoder_through_its_own_targets(tiny_overrides):
+def test_lejepa_mode_trains_the_online_encoder_through_its_own_targets(tiny_overrides, tmp_path):
     overrides = [*tiny_overrides, "train.steps=3", "data.num_workers=0", "regularizer.name=sigreg"]
     x = torch.randn(2, 3, 32, 32)
-    ema = Trainer(load_config(overrides)).method
+    ema = make_trainer(load_config(overrides)).method
     assert not ema.target_tokens(x).requires_grad  # stop-gradient through the EMA target
-    trainer = Trainer(load_config([*overrides, "regularizer.online_target=true"]))
+    online = [*overrides, "regularizer.online_target=true", f"run_dir={tmp_path / 'online'}"]
+    trainer = make_trainer(load_config(online))
     method = trainer.method
     assert method.target_encoder is None and method.eval_encoder() is method.encoder
     assert method.target_tokens(x).requires_grad  # LeJEPA: no stop-gradient

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 pytest.importorskip("decord", reason="video tests need the 'video' extra (decord2, av)")
 av = pytest.importorskip("av", reason="video tests need the 'video' extra (decord2, av)")
 
-from jepa.data.synthetic_video import (  # noqa: E402
+from jepa.data.generate.moving_shapes import (  # noqa: E402
     DIRECTIONS,
     FRAME_COLUMNS,
     LABEL_COLUMNS,

@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("decord", reason="video tests need the 'video' extra (decord2, av)")
 
-from jepa.evaluate import evaluate_run  # noqa: E402
+from jepa.config import load_config  # noqa: E402
+from jepa.recipes import make_trainer  # noqa: E402
+from jepa.recipes.masked_jepa import evaluate as evaluate_run  # noqa: E402
 from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
-from jepa.train.config import load_config  # noqa: E402
-from jepa.train.engine import Trainer  # noqa: E402
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -23,12 +23,12 @@ class Interrupted(Exception):
 
 def test_video_run_resumes_from_its_checkpoint_with_the_uninterrupted_losses(video_overrides, tmp_path, monkeypatch):
     reference = load_config([*video_overrides, f"run_dir={tmp_path / 'reference'}"])
-    assert len(Trainer(reference).fit()) == 6
+    assert len(make_trainer(reference).fit()) == 6
     records = _records(Path(reference.run_dir))
     assert all(r["skipped_files"] == 0 for r in records)
 
     cfg = load_config(video_overrides)
-    trainer = Trainer(cfg)
+    trainer = make_trainer(cfg)
     forward = trainer.method.forward
 
     def dies_at_step_4(batch):
@@ -40,7 +40,7 @@ def test_video_run_resumes_from_its_checkpoint_with_the_uninterrupted_losses(vid
     with pytest.raises(Interrupted):
         trainer.fit()
     assert latest_checkpoint(Path(cfg.run_dir) / "checkpoints").name == "step_00000003"
-    resumed = Trainer(cfg)
+    resumed = make_trainer(cfg)
     assert resumed.step == 3 and len(resumed.fit()) == 3
     expected = {r["step"]: r["loss"] for r in records}
     got = {r["step"]: r["loss"] for r in _records(Path(cfg.run_dir))}
@@ -50,9 +50,9 @@ def test_video_run_resumes_from_its_checkpoint_with_the_uninterrupted_losses(vid
 
 def test_video_run_probes_direction_and_velocity_against_baselines(video_overrides):
     cfg = load_config([*video_overrides, "train.steps=2"])
-    trainer = Trainer(cfg)
+    trainer = make_trainer(cfg)
     trainer.fit()
-    results = evaluate_run(cfg, trainer.method)
+    results = evaluate_run(cfg, trainer.method, trainer.facts)
     assert results["main_label"] == "direction"
     assert [row["encoder"] for row in results["rows"]] == ["pretrained", "random_init", "raw_input"]
     for row in results["rows"]:

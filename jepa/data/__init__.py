@@ -1,11 +1,11 @@
 """Datasets and the step-indexed training loader."""
 
 from jepa.data.audio import AudioClipDataset, SyntheticSounds, fbank_stats
+from jepa.data.generate.moving_shapes import make_moving_shapes_videos
+from jepa.data.generate.shapes import make_shapes_dataset
+from jepa.data.generate.sounds import make_synthetic_sounds
 from jepa.data.images import DigitsDataset, ImageFolderDataset, ShapesDataset, build_image_dataset
 from jepa.data.loader import build_train_loader
-from jepa.data.synthetic import make_shapes_dataset
-from jepa.data.synthetic_audio import make_synthetic_sounds
-from jepa.data.synthetic_video import make_moving_shapes_videos
 from jepa.data.trajectories import TrajectoryDataset, TrajectoryFrames
 from jepa.data.video import ClipSampler, MovingShapesVideos, VideoClipDataset
 

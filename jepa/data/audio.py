@@ -14,67 +14,24 @@ import csv
 import json
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from jepa.data.audio_io import SAMPLE_RATE, import_torchaudio, read_audio
+from jepa.data.generate.sounds import SOUNDS, make_synthetic_sounds
+from jepa.data.generate.spoken_digits import DIGITS, make_spoken_digits
 from jepa.data.index import check_split, labelled_files, split_source
-from jepa.data.spoken_digits import DIGITS, make_spoken_digits
-from jepa.data.synthetic_audio import SOUNDS, make_synthetic_sounds
 from jepa.data.unreadable import MediaFiles
 
 AUDIO_DATASETS = ("sounds", "spoken_digits", "audio_folder")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
-SAMPLE_RATE = 16_000
 NUM_MEL_BINS = 128
 FRAME_LENGTH_MS, FRAME_SHIFT_MS = 25.0, 10.0
 _WINDOW = round(SAMPLE_RATE * FRAME_LENGTH_MS / 1000)
 _HOP = round(SAMPLE_RATE * FRAME_SHIFT_MS / 1000)
-# libsndfile's log of a wav whose data chunk promises more bytes than the file holds (it reads what is there)
-_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
-_STREAMED = 0xFFFFFFFF  # the size a writer that cannot seek leaves in the header: not a sign of truncation
-
-
-class AudioDecodeError(RuntimeError):
-    """An audio file exists but holds no usable sound."""
-
-
-def _torchaudio():
-    try:
-        import torchaudio.compliance.kaldi
-        import torchaudio.functional
-    except (ImportError, OSError) as err:
-        raise ImportError(
-            f"torchaudio is not usable ({err}); pip install 'jepa[audio]'. With a CPU-only torch, also delete "
-            "torchaudio/lib/*.so (its CUDA extensions; scripts/setup.sh does this): fbank and resample need none."
-        ) from err
-    return torchaudio
-
-
-def read_audio(path: str | Path) -> torch.Tensor:
-    """Mono samples ``(n,)`` float32 at ``SAMPLE_RATE``: channels averaged, other rates resampled.
-
-    Raises ``AudioDecodeError`` for a file with no samples or a wav cut short (which libsndfile would
-    otherwise read as a shorter sound), and soundfile's RuntimeError for anything it cannot decode.
-    """
-    import soundfile
-
-    with soundfile.SoundFile(str(path)) as f:
-        short = _SHORT_DATA.search(f.extra_info)
-        if short:
-            promised, held = int(short[1]), int(short[2])
-            if held < promised != _STREAMED:
-                raise AudioDecodeError(f"truncated: header promises {promised} bytes of audio, file holds {held}")
-        data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
-    if data.size == 0:
-        raise AudioDecodeError("no samples")
-    wave = torch.from_numpy(data).mean(dim=1)
-    if rate != SAMPLE_RATE:
-        wave = _torchaudio().functional.resample(wave, rate, SAMPLE_RATE)
-    return wave
 
 
 def crop_or_pad(
@@ -99,7 +56,7 @@ def clip_seconds(num_frames: int) -> float:
 def log_mel_fbank(wave: torch.Tensor) -> torch.Tensor:
     """Kaldi-compatible log-mel filterbank ``(frames, NUM_MEL_BINS)`` of 16 kHz samples ``(n,)``, n >= 400,
     with A-JEPA's (and AudioMAE's) settings: Hann window, HTK mel scale, no dither, no energy term."""
-    return _torchaudio().compliance.kaldi.fbank(
+    return import_torchaudio().compliance.kaldi.fbank(
         wave[None],
         sample_frequency=SAMPLE_RATE,
         num_mel_bins=NUM_MEL_BINS,
@@ -137,7 +94,7 @@ class AudioFiles(MediaFiles):
         random_crop: bool = False,
         stats: tuple[float, float] | None = None,
     ):
-        _torchaudio()  # fail here, with the fix, rather than in a loader worker
+        import_torchaudio()  # fail here, with the fix, rather than in a loader worker
         self.num_samples = round(duration * SAMPLE_RATE)
         if self.num_samples < _WINDOW:
             raise ValueError(f"duration must be at least one {FRAME_LENGTH_MS:g} ms window, got {duration} s")
@@ -247,8 +204,8 @@ class SyntheticSounds(GeneratedSounds):
 
 
 class SpokenDigits(GeneratedSounds):
-    """Digits spoken by espeak-ng (see :mod:`jepa.data.spoken_digits`; needs the program); main label: the digit.
-    Extra labels: voice (class); rate (words per minute), pitch and snr (dB) as floats."""
+    """Digits spoken by espeak-ng (see :mod:`jepa.data.generate.spoken_digits`; needs the program); main label: the
+    digit. Extra labels: voice (class); rate (words per minute), pitch and snr (dB) as floats."""
 
     main_label = "digit"
     classes = ("digit", "voice")

@@ -16,12 +16,12 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from jepa.data.index import check_split
-from jepa.data.synthetic import SHAPES, make_shapes_dataset
+from jepa.data.generate.shapes import SHAPES, make_shapes_dataset
+from jepa.data.index import check_split, find_class_files
+from jepa.data.trajectories import TrajectoryFrames
+from jepa.data.transforms import normalise
 from jepa.data.unreadable import MediaFiles
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_DATASETS = ("digits", "folder", "shapes", "trajectories")
 # datasets whose images are normalised by `normalise`, as trajectory frames are (digits are scaled to [-1, 1])
 IMAGENET_NORMALISED = ("folder", "shapes", "trajectories")
@@ -39,24 +39,6 @@ def to_tensor(image: Image.Image, image_size: int) -> torch.Tensor:
         image = image.crop((left, top, left + image_size, top + image_size))
     x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
     return normalise(x).contiguous()
-
-
-def normalise(x: torch.Tensor) -> torch.Tensor:
-    """ImageNet mean/std along the first axis of ``x`` in [0, 1]: (3, H, W) images or (3, T, H, W) clips."""
-    shape = (3,) + (1,) * (x.dim() - 1)
-    return (x - torch.tensor(IMAGENET_MEAN).view(shape)) / torch.tensor(IMAGENET_STD).view(shape)
-
-
-def find_class_files(root: Path, suffixes: set[str]) -> tuple[list[Path], list[int], list[str]]:
-    """Files with one of ``suffixes`` under ``root/<class name>/`` (class ids in sorted name order), or under
-    ``root`` with label 0 when it has no subfolders: (files, class ids, class names)."""
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    files, ids = [], []
-    for class_id, directory in enumerate([root / c for c in classes] or [root]):
-        found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in suffixes)
-        files += found
-        ids += [class_id] * len(found)
-    return files, ids, classes
 
 
 class ImageFiles(MediaFiles):
@@ -164,7 +146,5 @@ def build_image_dataset(name: str, split: str, root: str | Path, image_size: int
             return ImageFolderDataset(root, image_size)
         raise FileNotFoundError(f"image folder {root} has no {split}/ subfolder to evaluate on")
     if name == "trajectories":
-        from jepa.data.trajectories import TrajectoryFrames  # it reads frames with this module's normalisation
-
         return TrajectoryFrames(root, split, image_size, **kwargs)
     raise ValueError(f"unknown image dataset {name!r}; choose from {list(IMAGE_DATASETS)}")

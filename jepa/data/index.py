@@ -1,4 +1,5 @@
-"""A dataset index file: one labelled media file per line, as in V-JEPA's CSV lists."""
+"""Where a dataset's files are listed: an index file (one labelled media file per line, as in V-JEPA's CSV lists)
+or a folder of class folders, and the splits every dataset has."""
 
 from __future__ import annotations
 
@@ -23,12 +24,22 @@ def read_index(path: Path) -> tuple[list[Path], list[int]]:
     return files, ids
 
 
-def labelled_files(source: Path, suffixes: set[str], kind: str, plural: str) -> tuple[list[Path], list[int], list[str]]:
-    """A user's labelled media: an index file (see :func:`read_index`) or a folder (see
-    :func:`jepa.data.images.find_class_files`) -> (files, class ids, class names; empty for an index).
-    ``kind`` and ``plural`` name the media in errors ("video", "videos")."""
-    from jepa.data.images import find_class_files
+def find_class_files(root: Path, suffixes: set[str]) -> tuple[list[Path], list[int], list[str]]:
+    """Files with one of ``suffixes`` under ``root/<class name>/`` (class ids in sorted name order), or under
+    ``root`` with label 0 when it has no subfolders: (files, class ids, class names)."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files, ids = [], []
+    for class_id, directory in enumerate([root / c for c in classes] or [root]):
+        found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in suffixes)
+        files += found
+        ids += [class_id] * len(found)
+    return files, ids, classes
 
+
+def labelled_files(source: Path, suffixes: set[str], kind: str, plural: str) -> tuple[list[Path], list[int], list[str]]:
+    """A user's labelled media: an index file (see :func:`read_index`) or a folder (see :func:`find_class_files`)
+    -> (files, class ids, class names; empty for an index). ``kind`` and ``plural`` name the media in errors
+    ("video", "videos")."""
     if source.is_file():
         return (*read_index(source), [])
     if not source.is_dir():

@@ -1,22 +1,22 @@
-"""A step-indexed, resumable, rank-sharded training loader whose workers also draw the masks.
+"""A step-indexed, resumable, rank-sharded training loader; a method's collate function builds its batches.
 
 Batch ``s`` is a pure function of (seed, s): its sample indices come from the permutation of epoch
-``s // steps_per_epoch``, its masks from a generator seeded with (seed, s) (a mask curriculum also sees s), and
-any random draw a dataset makes per item (a crop) from a generator seeded with (seed, s, index). Resuming at step
+``s // steps_per_epoch``, any random draw of the collate function (I-JEPA's masks) from a generator seeded with
+(seed, s) that is the same on every rank, and any random draw a dataset makes per item (a crop) from a generator
+seeded with (seed, s, index). Resuming at step
 ``s`` therefore replays exactly what an uninterrupted run would have seen, with any number of
 workers, and under DDP each rank takes its slice of the same global batch (so a DDP run sees the
-same data and masks as one process with the same global batch).
+same data and masks as one process with the same global batch). Every batch is a dict carrying its ``step``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
-
-MaskGenerator = Callable[[int, torch.Generator], tuple[list[torch.Tensor], list[torch.Tensor]]]
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -34,13 +34,6 @@ class RandomItems(Protocol):
     """A dataset whose training items take random draws (e.g. audio crops) from a given generator."""
 
     def item(self, index: int, generator: torch.Generator | None = None) -> Any: ...
-
-
-@runtime_checkable
-class ScheduledMasks(Protocol):
-    """Masks that change over training (a curriculum): ``at_step(step)`` is that step's mask generator."""
-
-    def at_step(self, step: int) -> MaskGenerator: ...
 
 
 class StepBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -97,30 +90,45 @@ class StepTagged(Dataset):
         return len(self.dataset)
 
 
-class MaskCollator:
-    """Stacks samples and draws masks for the whole global batch, keeping this rank's rows."""
+@dataclass(frozen=True)
+class BatchContext:
+    """What a collate function may know of the batch it builds: its ``step``, the run's ``seed``, the
+    ``global_batch`` size and this rank's ``rows`` of it. Random draws shared by all ranks (masks of the whole
+    global batch, then cut to ``rows``) come from :meth:`generator`."""
 
-    def __init__(self, masks: MaskGenerator, seed: int, global_batch: int, rank: int = 0, world_size: int = 1):
-        self.masks, self.seed, self.global_batch = masks, seed, global_batch
+    step: int
+    seed: int
+    global_batch: int
+    rows: slice
+
+    def generator(self) -> torch.Generator:
+        return step_generator(self.seed, self.step)
+
+
+Collate = Callable[[list, BatchContext], dict]
+
+
+def stack(samples: list, context: BatchContext) -> dict:
+    """The default collate function: samples that are dicts of tensors stacked into one dict."""
+    return default_collate(samples)
+
+
+class _StepCollate:
+    """Hands the method's collate function the samples and the :class:`BatchContext`; adds ``step`` to the batch."""
+
+    def __init__(self, collate: Collate, seed: int, global_batch: int, rank: int, world_size: int):
+        self.collate, self.seed, self.global_batch = collate, seed, global_batch
         self.rows = slice(rank * global_batch // world_size, (rank + 1) * global_batch // world_size)
 
     def __call__(self, items: list) -> dict:
         step = items[0][1]
-        x, y = default_collate([item for item, _ in items])
-        masks = self.masks.at_step(step) if isinstance(self.masks, ScheduledMasks) else self.masks
-        masks_ctx, masks_tgt = masks(self.global_batch, step_generator(self.seed, step))
-        return {
-            "x": x,
-            "y": y,
-            "step": step,
-            "masks_ctx": [m[self.rows] for m in masks_ctx],
-            "masks_tgt": [m[self.rows] for m in masks_tgt],
-        }
+        context = BatchContext(step, self.seed, self.global_batch, self.rows)
+        return {**self.collate([item for item, _ in items], context), "step": step}
 
 
 def build_train_loader(
     dataset: Dataset,
-    masks: MaskGenerator,
+    collate: Collate = stack,
     *,
     global_batch: int,
     seed: int,
@@ -135,7 +143,7 @@ def build_train_loader(
     return DataLoader(
         StepTagged(dataset, seed),
         batch_sampler=sampler,
-        collate_fn=MaskCollator(masks, seed, global_batch, rank, world_size),
+        collate_fn=_StepCollate(collate, seed, global_batch, rank, world_size),
         num_workers=num_workers,
         pin_memory=pin_memory,
         persistent_workers=False,

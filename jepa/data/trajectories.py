@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from jepa.data.generated import write_file_atomically
-from jepa.data.images import normalise
+from jepa.data.generate.files import write_file_atomically
 from jepa.data.index import check_split
+from jepa.data.transforms import normalise
 
 log = logging.getLogger(__name__)
 

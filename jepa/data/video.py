@@ -23,9 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jepa.data.images import normalise
+from jepa.data.generate.moving_shapes import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
 from jepa.data.index import check_split, labelled_files, split_source
-from jepa.data.synthetic_video import DIRECTIONS, STATE_COLUMNS, make_moving_shapes_videos
+from jepa.data.transforms import normalise
 from jepa.data.unreadable import MediaFiles
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}

@@ -1,6 +1,7 @@
-"""Training objectives: each turns a batch into a dict of losses."""
+"""Training objectives: each turns a batch into a dict of losses (:class:`Method`)."""
 
 from jepa.methods.masked_jepa import MaskedJEPA
+from jepa.methods.protocol import Method
 from jepa.methods.world_model import WorldModel
 
-__all__ = ["MaskedJEPA", "WorldModel"]
+__all__ = ["MaskedJEPA", "Method", "WorldModel"]

@@ -93,6 +93,11 @@ class MaskedJEPA(nn.Module):
         if self.target_encoder is not None:
             ema_update(self.target_encoder, self.encoder, momentum)
 
+    @torch.no_grad()
+    def pooled_embeddings(self, batch: dict) -> torch.Tensor:
+        """The probed encoder's mean token of each input, (B, D): what the collapse monitors watch."""
+        return self.eval_encoder()(batch["x"]).mean(1)
+
     def eval_encoder(self) -> nn.Module:
         """The encoder to probe: the EMA target as in I-JEPA's evaluations, or the online encoder."""
         return self.encoder if self.target_encoder is None else self.target_encoder

@@ -88,9 +88,18 @@ class WorldModel(nn.Module):
             steps.append(z_next)
         return torch.cat(steps, dim=1)
 
+    def latents(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The window's latents (B, T, N, D): encoded from ``obs``, or a frozen encoder's ``z`` computed beforehand."""
+        return batch["z"] if "z" in batch else self.encode(batch["obs"])
+
+    @torch.no_grad()
+    def pooled_embeddings(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Every frame's latent flattened, (B * T, N * D): what the collapse monitors watch."""
+        return self.latents(batch).flatten(2).flatten(0, 1)
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         actions, proprio = batch["actions"], batch.get("proprio")
-        z = batch["z"] if "z" in batch else self.encode(batch["obs"])
+        z = self.latents(batch)
         target = z[:, 1:].detach()
         context_p = None if proprio is None else proprio[:, :-1]
         pred, p_pred = self.predict(z[:, :-1], actions, context_p)

@@ -1,5 +1,6 @@
-"""The training loop. Methods compute losses; the engine owns everything else: devices, precision,
-DDP, optimisation and schedules, EMA, checkpoints, resumption, logging and collapse monitors."""
+"""The training loop of every method. A method computes its losses (:class:`jepa.methods.Method`); the engine owns
+everything else: devices, precision, DDP, optimisation and schedules, the EMA call, checkpoints, resumption,
+logging, collapse monitors and the progress bar. It never names a method, a modality or a batch key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import OmegaConf
@@ -20,12 +24,11 @@ from evals.rank import feature_std, rankme
 from jepa.common.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
 from jepa.common.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
 from jepa.common.runtime import autocast, select_device, select_precision
-from jepa.data.loader import build_train_loader
+from jepa.data.loader import Collate, build_train_loader, stack
 from jepa.models.attention import Block
 from jepa.train import checkpoint as ckpt
-from jepa.train.build import build_dataset, build_masks, build_method
-from jepa.train.config import Config
 from jepa.train.logging import MetricsLogger
+from jepa.train.run_dir import claim_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +46,34 @@ def compile_blocks(model: nn.Module) -> None:
             module.compile(dynamic=True)
 
 
-def to_device(batch: dict, device: torch.device) -> dict:
-    move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-    return {
-        **batch,
-        "x": move(batch["x"]),
-        "masks_ctx": [move(m) for m in batch["masks_ctx"]],
-        "masks_tgt": [move(m) for m in batch["masks_tgt"]],
-    }
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Every tensor of a nested batch (dicts, lists, tuples) on ``device``; everything else as it is."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(value, device) for value in batch)
+    return batch
+
+
+@dataclass
+class TrainingSetup:
+    """What a method's builder hands the engine: the method (an ``nn.Module`` following
+    :class:`jepa.methods.Method`), its training set, the collate function that makes its batches, and the
+    JSON-able ``facts`` a checkpoint needs to rebuild the method (e.g. sizes read from the data)."""
+
+    method: nn.Module
+    train_set: Dataset
+    collate: Collate = stack
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer:
-    """``Trainer(cfg).fit()``; ``dataset`` replaces the configured one (benchmarks, tests)."""
+    """``Trainer(cfg, build).fit()``: ``build()`` returns the :class:`TrainingSetup`; it is called after seeding, so
+    every rank and every resumed attempt starts from the same initial weights."""
 
-    def __init__(self, cfg: Config, dataset: Dataset | None = None):
+    def __init__(self, cfg, build: Callable[[], TrainingSetup]):
         self.cfg = cfg
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
@@ -68,11 +85,12 @@ class Trainer:
         self.dtype = select_precision(cfg.train.precision, self.device)
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
+        claim_run_dir(cfg, self.dist.is_main)
 
-        self.dataset = dataset if dataset is not None else build_dataset(cfg.data, "train", cfg.run_dir)
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank and every attempt
-        self.method = build_method(cfg).to(self.device)
-        self.masks = build_masks(cfg.mask, self.method.encoder.grid, cfg.train.steps)
+        setup = build()
+        self.method, self.dataset, self.collate, self.facts = setup.method, setup.train_set, setup.collate, setup.facts
+        self.method.to(self.device)
         self.optimizer = torch.optim.AdamW(
             param_groups(self.method, cfg.optim.weight_decay),
             lr=cfg.optim.lr,
@@ -96,7 +114,7 @@ class Trainer:
                 shutil.rmtree(self.ckpt_dir)
             barrier()
             return 0
-        path = ckpt.latest_checkpoint(self.ckpt_dir) if resume == "auto" else Path(resume)
+        path = ckpt.latest_checkpoint(self.ckpt_dir) if resume in ("auto", "force") else Path(resume)
         if path is None:
             return 0
         step, model_state, state = ckpt.load_checkpoint(path)
@@ -114,6 +132,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "rng": ckpt.rng_state(),
                 "config": OmegaConf.to_container(self.cfg, resolve=True),
+                "facts": self.facts,
             }
             path = ckpt.save_checkpoint(
                 self.ckpt_dir, self.step, self.method.state_dict(), state, keep=self.cfg.train.keep_checkpoints
@@ -123,6 +142,7 @@ class Trainer:
 
     # ---- schedules ---------------------------------------------------------------------------
     def hyperparams(self, step: int) -> tuple[float, float, float]:
+        """(learning rate, weight decay, EMA momentum) at ``step``: pure functions of the step, so resumable."""
         o, total = self.cfg.optim, self.cfg.train.steps
         lr = warmup_cosine(step, total, o.warmup_steps, o.start_lr, o.lr, o.final_lr)
         wd = cosine(step, total, o.weight_decay, o.final_weight_decay)
@@ -143,8 +163,13 @@ class Trainer:
         if self.cfg.optim.clip_grad:
             grad_norm = float(nn.utils.clip_grad_norm_(self.method.parameters(), self.cfg.optim.clip_grad))
         self.optimizer.step()
-        self.method.update_target(momentum)
-        return {"loss": loss.detach(), "lr": lr, "wd": wd, "ema": momentum, "grad_norm": grad_norm}
+        logged = {key: value.detach() for key, value in out.items() if key != "loss"}
+        stats = {"loss": loss.detach(), **logged, "lr": lr, "wd": wd, "grad_norm": grad_norm}
+        update_target = getattr(self.method, "update_target", None)  # EMA methods only
+        if update_target is not None:
+            update_target(momentum)
+            stats["ema"] = momentum
+        return stats
 
     def _check_finite(self, loss: torch.Tensor, step: int) -> None:
         bad = (~torch.isfinite(loss)).float()
@@ -156,23 +181,24 @@ class Trainer:
             )
 
     @torch.no_grad()
-    def monitors(self, x: torch.Tensor) -> dict[str, float]:
-        """Collapse monitors on the target encoder's pooled features of the current batch."""
+    def monitors(self, batch: dict) -> dict[str, float]:
+        """Collapse monitors (RankMe, feature std) on the method's ``pooled_embeddings(batch)`` (B, D), if it has
+        them."""
+        pooled = getattr(self.method, "pooled_embeddings", None)
+        if pooled is None:
+            return {}
         with autocast(self.device, self.dtype):
-            z = self.method.eval_encoder()(x).mean(1).float()
+            z = pooled(batch).float()
         return {"rankme": rankme(z), "feature_std": feature_std(z)}
 
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> list[float]:
         """Train to ``train.steps``; returns the per-step (rank-averaged) losses of this session."""
         cfg = self.cfg.train
-        if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg, resolve=True))
         logger = MetricsLogger(self.run_dir, resume_step=self.step) if self.dist.is_main else None
         loader = build_train_loader(
             self.dataset,
-            self.masks,
+            self.collate,
             global_batch=self.cfg.data.batch_size,
             seed=cfg.seed,
             total_steps=cfg.steps,
@@ -205,13 +231,14 @@ class Trainer:
                     rate = (self.step - tick_step) * self.cfg.data.batch_size / (now - tick)
                     tick, tick_step = now, self.step
                     metrics = {**stats, "loss": loss, "samples_per_s": rate}
+                    metrics = {key: float(value) for key, value in metrics.items()}
                     if hasattr(self.dataset, "num_skipped"):  # unreadable files this rank has skipped so far
                         metrics["skipped_files"] = self.dataset.num_skipped
                     if self.step % cfg.monitor_every == 0 or self.step == cfg.steps:
-                        metrics.update(self.monitors(batch["x"]))
+                        metrics.update(self.monitors(batch))
                     if logger:
                         logger.log(self.step, metrics)
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}", img_s=f"{rate:.0f}")
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{stats['lr']:.2e}", samples_s=f"{rate:.0f}")
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save()
         finally:

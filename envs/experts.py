@@ -1,0 +1,98 @@
+"""Scripted agents that solve our envs from their true state: the reference a learned planner is measured against.
+
+They implement the agent protocol of ``jepa.agents`` structurally (``reset(seed)``, ``act(observation, info)``)
+without importing it, so ``envs`` stays free of the model code. A planner that cannot beat ``RandomAgent``, or
+that falls far short of the expert, tells apart a broken world model from a hard task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from envs.policies import via_door
+from envs.two_rooms import TwoRoomsEnv
+
+
+class RandomAgent:
+    """Uniform actions of a Box action space; episode ``seed`` and the agent's own ``seed`` fix the draws."""
+
+    def __init__(self, action_space: gym.spaces.Box, seed: int = 0):
+        self.action_space, self.seed = action_space, seed
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int) -> None:
+        self.rng = np.random.default_rng((self.seed, seed))
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One action (A,)."""
+        low, high = self.action_space.low, self.action_space.high
+        return self.rng.uniform(low, high).astype(self.action_space.dtype)
+
+
+class TwoRoomsExpert:
+    """Drive straight to ``info["goal"]`` from ``info["pos"]``, through the door when the goal is in the other
+    room; steps shorten on arrival so the agent stops on the goal instead of overshooting it."""
+
+    def __init__(self, env: gym.Env):
+        if not isinstance(env.unwrapped, TwoRoomsEnv):
+            raise ValueError(f"TwoRoomsExpert drives Two-Rooms only, not {env.unwrapped}")
+        self.env: TwoRoomsEnv = env.unwrapped
+
+    def reset(self, seed: int) -> None:
+        """Nothing to forget: the expert acts on the current state alone."""
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One action (2,): a direction of norm <= 1 (norm 1 moves ``max_step``)."""
+        pos = np.asarray(info["pos"], dtype=np.float64)
+        delta = via_door(self.env, pos, np.asarray(info["goal"], dtype=np.float64)) - pos
+        return (delta / max(np.linalg.norm(delta), self.env.max_step)).astype(np.float32)
+
+
+class PendulumExpert:
+    """Swing-up and balance for Pendulum-v1 (θ = 0 upright) from ``info["state"]`` = (cos θ, sin θ, θ̇).
+
+    With the env's constants the dynamics are θ̈ = 15 sin θ + 3 u, |u| <= 2, which conserve E = θ̇²/2 + 15 cos θ
+    when u = 0 and change it at rate 3 u θ̇. The torque cannot lift the pole directly (3 · 2 < 15), so far from
+    upright the expert pumps energy towards that of resting upright (E* = 15) by pushing along θ̇; within
+    ``balance_angle`` of upright, where the pole arrives slowly enough, a PD law holds it there.
+    """
+
+    GRAVITY_GAIN, TORQUE_GAIN, MAX_TORQUE = 15.0, 3.0, 2.0
+
+    def __init__(self, *, energy_gain: float = 1.0, kp: float = 10.0, kd: float = 2.0, balance_angle: float = 0.5):
+        self.energy_gain, self.kp, self.kd, self.balance_angle = energy_gain, kp, kd, balance_angle
+
+    def reset(self, seed: int) -> None:
+        """Nothing to forget: the expert acts on the current state alone."""
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One torque (1,) in [-2, 2]."""
+        cos, sin, velocity = (float(v) for v in info["state"])
+        angle = math.atan2(sin, cos)
+        if abs(angle) < self.balance_angle:
+            torque = -self.kp * angle - self.kd * velocity
+        else:
+            energy = velocity**2 / 2 + self.GRAVITY_GAIN * cos
+            push = math.copysign(1.0, velocity)  # at rest at the bottom any push starts the swing
+            torque = self.energy_gain * (self.GRAVITY_GAIN - energy) * push
+        return np.array([np.clip(torque, -self.MAX_TORQUE, self.MAX_TORQUE)], dtype=np.float32)
+
+
+Expert = TwoRoomsExpert | PendulumExpert
+EXPERTS: dict[str, Callable[[gym.Env], Expert]] = {
+    "jepa/TwoRooms-v0": TwoRoomsExpert,
+    "jepa/PixelPendulum-v0": lambda env: PendulumExpert(),
+}
+
+
+def make_expert(env: gym.Env) -> Expert:
+    """The scripted expert of ``env`` (made with ``gymnasium.make``, so that it has a spec id)."""
+    env_id = env.spec.id if env.spec else None
+    if env_id not in EXPERTS:
+        raise ValueError(f"no scripted expert for {env_id}; experts exist for {', '.join(EXPERTS)}")
+    return EXPERTS[env_id](env)

@@ -1,0 +1,1 @@
+"""One module per ``jepa`` command: each takes its composed, checked config and does the work."""

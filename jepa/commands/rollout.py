@@ -1,0 +1,100 @@
+"""``jepa rollout``: seeded episodes of one agent in one registered environment, through the rollout runner.
+
+``agent=mpc`` plans with the world model of ``run`` (CEM or MPPI, ``planner=``) in the env its data came from
+(``meta.json`` of the run's ``data.root``) unless ``env=`` says otherwise; ``agent=expert`` and
+``agent=random`` need ``env=``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+import envs  # noqa: F401  (registers the environments)
+from envs.experts import RandomAgent, make_expert
+from jepa.agents import MPCAgent, run_episodes
+from jepa.common.errors import ConfigError
+from jepa.planning import PLANNERS, Planner
+from jepa.recipes import load_run
+
+
+def make_planner(cfg: DictConfig, low: np.ndarray, high: np.ndarray, seed: int) -> Planner:
+    """The ``planner`` section as a planner over actions in [low, high]."""
+    extra = {"temperature": cfg.temperature} if cfg.name == "mppi" else {}
+    return PLANNERS[cfg.name](
+        low,
+        high,
+        samples=cfg.samples,
+        elites=cfg.elites,
+        iterations=cfg.iterations,
+        metric=cfg.metric,
+        reduce=cfg.reduce,
+        seed=seed,
+        **extra,
+    )
+
+
+def _collected_env(run_cfg: DictConfig) -> str:
+    meta = Path(run_cfg.data.root).expanduser() / "meta.json"
+    if not meta.is_file():
+        raise ConfigError(f"env is not set and {meta} (which names the env the run's data came from) is missing")
+    return json.loads(meta.read_text())["env"]
+
+
+def _action_space(env_id: str) -> gym.spaces.Box:
+    env = gym.make(env_id)
+    space = env.action_space
+    env.close()
+    return space
+
+
+def _mpc_agent(cfg: DictConfig, run_cfg: DictConfig, model, env_id: str) -> MPCAgent:
+    if run_cfg.method.name != "world_model":
+        raise ConfigError(f"run={cfg.run} trained method={run_cfg.method.name}; agent=mpc needs a world model")
+    space = _action_space(env_id)
+    k, p = run_cfg.method.frameskip, cfg.planner
+    low, high = (np.tile(bound, 1 if p.hold else k) for bound in (space.low, space.high))
+    return MPCAgent(
+        model,
+        make_planner(p, low, high, cfg.seed),
+        horizon=p.horizon,
+        execute=p.execute,
+        frameskip=k,
+        hold=p.hold,
+        proprio=run_cfg.method.proprio,
+        metric=p.metric,
+    )
+
+
+def rollout(cfg: DictConfig) -> dict:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.agent.name == "mpc":
+        run_cfg, model, _ = load_run(cfg.run)
+        env_id = cfg.env.id or _collected_env(run_cfg)
+        agent = _mpc_agent(cfg, run_cfg, model, env_id)
+        out = cfg.out or str(Path(cfg.run) / f"rollout_{cfg.planner.name}")
+    else:
+        env_id = cfg.env.id
+        if cfg.agent.name == "expert":
+            env = gym.make(env_id)
+            agent = make_expert(env)
+            env.close()
+        else:
+            agent = RandomAgent(_action_space(env_id), cfg.seed)
+        out = cfg.out or f"runs/rollout_{env_id.split('/')[-1]}_{cfg.agent.name}"
+    return run_episodes(
+        env_id,
+        agent,
+        episodes=cfg.episodes,
+        seed=cfg.seed,
+        max_steps=cfg.max_steps,
+        gifs=cfg.gifs,
+        out=Path(out),
+        progress=cfg.progress,
+    )

@@ -1,0 +1,42 @@
+"""Compose a command's config in Python, as the command line does: the same files, schemas and checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from jepa.config.store import register_configs
+from jepa.config.validate import VALIDATORS
+
+
+def load_config(
+    overrides: Sequence[str] = (), command: str = "train", config_dir: str | Path | None = None
+) -> DictConfig:
+    """``configs/<command>.yaml`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search path,
+    e.g. for ``experiment=mine``), then checked. Raises Hydra's errors for unknown keys or types and
+    :class:`jepa.common.errors.ConfigError` for bad values, each naming the key."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
+    with initialize_config_module(config_module="configs", version_base=None):
+        cfg = compose(config_name=command, overrides=[*extra, *overrides])
+    VALIDATORS[command](cfg)
+    return cfg
+
+
+def saved_config(saved: dict) -> DictConfig:
+    """A run's saved (resolved) ``jepa train`` config as a typed config again, its method section typed by the
+    method's schema; runs saved before methods had a section are masked-JEPA runs."""
+    from omegaconf import OmegaConf
+
+    from jepa.config.schema import METHOD_SCHEMAS, Config
+
+    method = (saved.get("method") or {}).get("name", "masked_jepa")
+    cfg = OmegaConf.structured(Config)
+    cfg.method = OmegaConf.structured(METHOD_SCHEMAS[method])
+    return OmegaConf.merge(cfg, saved)

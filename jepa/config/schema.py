@@ -1,0 +1,260 @@
+"""Typed configuration of every command. Every key is declared here, so a misspelt override, in a command line
+or in a user's own YAML file, stops the command naming the key before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelConfig:
+    name: str = "vit_tiny"  # a preset of jepa.models.MODEL_SIZES
+    patch_size: int = 8
+    tubelet_size: int = 2  # video: frames per token (the tubelet is tubelet_size x patch_size x patch_size)
+    in_chans: int = 3
+    embed_dim: int | None = None  # None = the preset's
+    depth: int | None = None
+    num_heads: int | None = None
+    predictor_dim: int = 96
+    predictor_depth: int = 6
+    predictor_heads: int = 3
+    attn_backend: str = "sdpa"  # sdpa | xformers
+    patch_embed: str = "linear"  # linear (one strided conv, as ViT) | conv (3x3 convolutional stem, 2D only)
+
+
+@dataclass
+class MaskConfig:
+    kind: str = "multiblock"  # multiblock (2D, I-JEPA) | multiblock3d (video, V-JEPA) | time_frequency (audio, A-JEPA)
+    num_targets: int = 4  # multiblock
+    target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])  # multiblock
+    target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])  # both: block aspect h/w
+    context_scale: list[float] = field(default_factory=lambda: [0.85, 1.0])  # multiblock
+    min_keep: int = 4  # both: context tokens every sample keeps
+    allow_overlap: bool = False  # multiblock
+    # multiblock3d: one entry per mask generator (default: V-JEPA's short-range and long-range)
+    num_blocks: list[int] = field(default_factory=lambda: [8, 2])
+    spatial_scale: list[float] = field(default_factory=lambda: [0.15, 0.7])  # share of H' x W' per block
+    temporal_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # share of T' per block
+    # time_frequency: with a probability rising with the step, stripes (time spans across all mel bands, or mel
+    # bands across all time) as targets; otherwise the multiblock targets above
+    stripe_targets: int = 3
+    stripe_scale: list[float] = field(default_factory=lambda: [0.05, 0.075])  # share of the grid per stripe
+    curriculum_start: float = 0.01  # probability of stripes at step 0 (c0); rises as a root to 1 at train.steps
+
+
+@dataclass
+class DataConfig:
+    # images: shapes | folder | digits | trajectories; video: moving_shapes | video_folder;
+    # audio: sounds | spoken_digits (needs espeak-ng) | audio_folder
+    name: str = "shapes"
+    # where generated data is written, or the user's image/video/audio folder or index, or a `jepa collect` directory
+    root: str = "~/.cache/jepa/data"
+    image_size: int = 64  # side of the square images, or of the video frames
+    num_train: int = 4000  # shapes, moving_shapes, sounds, spoken_digits: samples generated; trajectories: frames drawn
+    num_val: int = 1000
+    val_shards: int = 1  # trajectories: the last val_shards shards (whole episodes) are the val split
+    frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
+    frame_step: int = 1  # video: take every frame_step-th frame
+    video_frames: int = 16  # moving_shapes: length of each generated video
+    video_backend: str = "decord"  # video: decord | torchcodec
+    clip_frames: int = 128  # audio: log-mel frames per clip, one per 10 ms (128 = 1.3 s); a multiple of patch_size
+    random_crop: bool = False  # audio: train on clips cut at random places (replayed on resume); probes take the centre
+    seed: int = 0  # generation seed of the synthetic data (independent of train.seed)
+    batch_size: int = 64  # global batch, split over ranks
+    num_workers: int = 1
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    start_lr: float = 2e-4
+    final_lr: float = 1e-6
+    warmup_steps: int = 100
+    weight_decay: float = 0.04
+    final_weight_decay: float = 0.4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    ema_momentum: list[float] = field(default_factory=lambda: [0.996, 1.0])
+    clip_grad: float | None = 10.0  # max global grad norm; None disables
+    loss: str = "smooth_l1"  # smooth_l1 | l1 | l2
+
+
+@dataclass
+class RegularizerConfig:
+    """Anti-collapse term added to the prediction loss, on the context encoder's outputs."""
+
+    name: str = "none"  # none | vcr | sigreg
+    var_weight: float = 1.0  # vcr: weight of the variance hinge
+    cov_weight: float = 0.04  # vcr: weight of the covariance penalty (VICReg's 25:1 ratio)
+    sigreg_weight: float = 0.05  # sigreg: lambda (LeJEPA: 0.02-0.1)
+    sigreg_slices: int = 256  # sigreg: random 1-D projections per step
+    online_target: bool = False  # LeJEPA mode: no EMA target and no stop-gradient (needs a regularizer)
+    # deliberate ablation: accept online_target with name=none, a run meant to collapse (a control, not a method)
+    allow_collapse: bool = False
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
+    precision: str = "auto"  # auto | fp32 | bf16
+    compile: bool = False  # torch.compile every transformer block (dynamic shapes)
+    threads: int | None = None  # torch intra-op threads; None = torch's default
+    log_every: int = 10
+    monitor_every: int = 50  # RankMe / feature-std collapse monitors
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    resume: str = "auto"  # auto | never | <path to a checkpoint directory>
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    enabled: bool = True  # probe after training
+    baselines: bool = True  # also probe a random-init encoder and raw inputs
+    batch_size: int = 256
+
+
+@dataclass
+class BenchConfig:
+    steps: int = 10
+    warmup: int = 3
+    repeats: int = 3  # timings per precision (bench-video: also per loader setting); the median is reported
+    rounds: int = 1  # bench: run every precision's (and the reference's) process this many times in turn
+    precisions: list[str] = field(default_factory=lambda: ["fp32", "bf16"])
+    clips: int = 320  # bench-video: clips per timing of the loader (bench.repeats timings per backend and workers)
+    video_backends: list[str] = field(default_factory=lambda: ["decord", "torchcodec"])  # bench-video
+    reference: str | None = None  # a checkout of facebookresearch/ijepa: also time its training step, in fp32
+    reference_masks: bool = False  # time jepa on the official mask sampler too, so both do the same work
+
+
+@dataclass
+class MaskedJEPAConfig:
+    """I-JEPA, V-JEPA and A-JEPA: the encoder is ``model``, the masks ``mask``, the anti-collapse term
+    ``regularizer``; the modality follows from ``data``."""
+
+    name: str = "masked_jepa"
+
+
+@dataclass
+class WorldModelConfig:
+    """An action-conditioned world model on the windows of a ``jepa collect`` directory (``data.root``)."""
+
+    name: str = "world_model"
+    frameskip: int = 5  # env steps per model step
+    window: int = 9  # model steps per training window (observations)
+    rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
+    encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
+    encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
+    latent_dim: int = 2  # ConvEncoder: the position; VCR needs 4 (with 2 a "which room" bit meets its hinge)
+    encoder_hidden: int = 128  # ConvEncoder: MLP width from its keypoints to the latent; 0 = an affine map
+    predictor_dim: int = 128
+    predictor_depth: int = 3
+    predictor_heads: int = 4
+    proprio: bool = False  # give the predictor the true state as a proprio token
+    probe_frames: int = 4000  # frames per split for the held-out position probe
+
+
+@dataclass
+class Config:
+    """``jepa train``, ``jepa bench`` and ``jepa bench-video``: one run of one method."""
+
+    name: str = "default"
+    run_dir: str = "runs/${name}"
+    method: Any = MISSING  # a MaskedJEPAConfig or WorldModelConfig, chosen with method=<name>
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+
+
+METHOD_SCHEMAS: dict[str, type] = {"masked_jepa": MaskedJEPAConfig, "world_model": WorldModelConfig}
+
+
+@dataclass
+class EvalRunConfig:
+    """``jepa eval run=DIR``: probe a finished run again, with its own saved config."""
+
+    run: str = MISSING  # a `jepa train` run directory
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "auto"
+    threads: int | None = None
+
+
+@dataclass
+class EnvConfig:
+    """A registered Gymnasium environment id; ``env=<option>`` picks one of ours, ``env.id=...`` any other."""
+
+    id: str = ""
+
+
+@dataclass
+class CollectConfig:
+    """``jepa collect``: record episodes of an environment as trajectory shards."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    episodes: int = 100
+    steps: int | None = None  # maximum steps per episode; None = the env's registered limit
+    out: str = "data/trajectories"  # a new or empty directory
+    seed: int = 0
+    policy: str = "random"  # random | waypoint (Two-Rooms only)
+    num_envs: int = 4
+    episodes_per_shard: int = 50
+    minari: str = ""  # also export as this Minari dataset id (needs the 'minari' extra)
+    progress: bool = True
+
+
+@dataclass
+class AgentConfig:
+    """Who acts: ``mpc`` plans in the latent space of the world model of ``run``; ``expert`` is the env's scripted
+    expert; ``random`` samples the action space."""
+
+    name: str = "mpc"
+
+
+@dataclass
+class PlannerConfig:
+    """The MPC agent's planner: CEM or MPPI over ``horizon`` model steps of ``frameskip`` env steps each."""
+
+    name: str = "cem"  # cem | mppi
+    horizon: int = 8  # model steps (each frameskip env steps): 40 env steps reach around the wall
+    samples: int = 150  # half of DINO-WM's 300: replanning stays under 1 s on 2 CPU threads
+    elites: int = 15
+    iterations: int = 10
+    temperature: float = 0.5  # mppi only
+    metric: str = "l1"  # l1 | l2 distance to the goal latent (l2 squares it: a detour round the wall costs more)
+    reduce: str = "sum"  # sum over the horizon (rewards getting there early) | final
+    hold: bool = True  # plan one action per model step, held for its frameskip env steps (else plan each one)
+    execute: int = 1  # model steps executed before replanning
+
+
+@dataclass
+class RolloutConfig:
+    """``jepa rollout``: seeded episodes of an agent in an environment; success or return with 95 % intervals."""
+
+    run: str = ""  # the `jepa train` run of a world model (agent=mpc)
+    env: EnvConfig = field(default_factory=EnvConfig)  # unset: the env the run's trajectories were collected in
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    episodes: int = 20
+    seed: int = 0  # episode i resets the env with seed + i
+    max_steps: int | None = None  # env steps per episode; None = the env's registered limit
+    gifs: int = 3  # episodes saved as GIFs
+    out: str = ""  # default: <run>/rollout_<planner>, or runs/rollout_<env>_<agent> without a run
+    threads: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class CompareConfig:
+    """``jepa compare runs=[a,b]``: overlay the training curves of several runs."""
+
+    runs: list[str] = MISSING
+    out: str = "compare.png"

@@ -1,0 +1,58 @@
+"""The typed schemas and the options of every config group, registered with Hydra's ConfigStore.
+
+Each command's YAML file (``configs/<command>.yaml``) names its schema first in its defaults list, then picks a
+default option per group; ``group=option`` on the command line, or in an experiment file, swaps one in. Options
+are typed nodes, so a key that an option does not declare is an error naming it.
+"""
+
+from __future__ import annotations
+
+from hydra.core.config_store import ConfigStore
+
+from jepa.config import schema as s
+
+DATA = ("shapes", "folder", "digits", "trajectories", "moving_shapes", "video_folder", "sounds", "spoken_digits")
+DATA = (*DATA, "audio_folder")
+MODELS = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge")
+MASKS = ("multiblock", "multiblock3d", "time_frequency")
+REGULARIZERS = ("none", "vcr", "sigreg")
+ENVS = {
+    "two_rooms": "jepa/TwoRooms-v0",
+    "pendulum": "jepa/PixelPendulum-v0",
+    "reacher": "jepa/PixelReacher-v0",
+    "point_maze": "jepa/PixelPointMaze-v0",
+    "push_t": "jepa/PixelPushT-v0",
+}
+AGENTS = ("mpc", "expert", "random")
+PLANNERS = ("cem", "mppi")
+
+SCHEMAS = {
+    "train": s.Config,
+    "eval": s.EvalRunConfig,
+    "collect": s.CollectConfig,
+    "rollout": s.RolloutConfig,
+    "compare": s.CompareConfig,
+}
+
+
+def register_configs() -> None:
+    """Register every schema (``<command>_schema``) and group option; idempotent (called by each compose)."""
+    store = ConfigStore.instance()
+    for command, schema in SCHEMAS.items():
+        store.store(name=f"{command}_schema", node=schema)
+    for name, schema in s.METHOD_SCHEMAS.items():
+        store.store(group="method", name=name, node=schema)
+    for name in DATA:
+        store.store(group="data", name=name, node=s.DataConfig(name=name))
+    for name in MODELS:
+        store.store(group="model", name=name, node=s.ModelConfig(name=name))
+    for kind in MASKS:
+        store.store(group="mask", name=kind, node=s.MaskConfig(kind=kind))
+    for name in REGULARIZERS:
+        store.store(group="regularizer", name=name, node=s.RegularizerConfig(name=name))
+    for name, env_id in ENVS.items():
+        store.store(group="env", name=name, node=s.EnvConfig(id=env_id))
+    for name in AGENTS:
+        store.store(group="agent", name=name, node=s.AgentConfig(name=name))
+    for name in PLANNERS:
+        store.store(group="planner", name=name, node=s.PlannerConfig(name=name))

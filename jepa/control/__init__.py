@@ -1,1 +1,0 @@
-"""The control job: train an action-conditioned world model on collected trajectories, then plan with it."""

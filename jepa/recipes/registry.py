@@ -1,0 +1,69 @@
+"""The registry of trainable methods: how each is built from a config, rebuilt from a checkpoint, and evaluated.
+
+Adding a method is a ``jepa/methods`` module (the objective), a recipe here, a schema for its ``method`` section
+and a preset in ``configs/experiment``; the engine, the checkpoints, resumption, DDP and logging come for free.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+from torch import nn
+
+from jepa.config import saved_config
+from jepa.train import checkpoint as ckpt
+from jepa.train.engine import Trainer, TrainingSetup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """``build(cfg, run_dir)``: the method with its training set and collate function (:class:`TrainingSetup`);
+    ``rebuild(cfg, facts)``: the same architecture, randomly initialised, to load a checkpoint into;
+    ``evaluate(cfg, method, facts)``: held-out figures of a trained method, written to the run directory and
+    printed."""
+
+    build: Callable[[DictConfig, Path], TrainingSetup]
+    rebuild: Callable[[DictConfig, dict[str, Any]], nn.Module]
+    evaluate: Callable[[DictConfig, nn.Module, dict[str, Any]], dict]
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def register(name: str, recipe: Recipe) -> None:
+    RECIPES[name] = recipe
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(f"no method named {name!r}; registered: {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+def make_trainer(cfg: DictConfig) -> Trainer:
+    """The engine, set up to train the method ``cfg.method.name``."""
+    recipe = get_recipe(cfg.method.name)
+    return Trainer(cfg, lambda: recipe.build(cfg, Path(cfg.run_dir)))
+
+
+def load_run(run_dir: str | Path) -> tuple[DictConfig, nn.Module, dict[str, Any]]:
+    """(config, method, facts) of a ``jepa train`` run: its latest checkpoint's weights in the architecture its own
+    saved config and facts describe, in eval mode. Only safetensors and JSON are read."""
+    path = ckpt.latest_checkpoint(Path(run_dir).expanduser() / "checkpoints")
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints; train it first (jepa train ...)")
+    _, weights, state = ckpt.load_checkpoint(path)
+    cfg = saved_config(state["config"])
+    cfg.run_dir = str(run_dir)
+    facts = state.get("facts") or {}
+    method = get_recipe(cfg.method.name).rebuild(cfg, facts)
+    method.load_state_dict(weights, strict=True)
+    log.info("loaded %s", path)
+    return cfg, method.eval(), facts

@@ -1,0 +1,103 @@
+"""The world-model recipe: an action-conditioned JEPA world model trained by the engine on the windows of a
+``jepa collect`` directory, checked on held-out episodes (teacher-forcing and rollout losses, position probe)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from evals import format_table, write_eval
+from jepa.methods import WorldModel
+from jepa.models import ActionConditionedPredictor, ConvEncoder
+from jepa.recipes.parts import build_regularizer
+from jepa.recipes.registry import Recipe, register
+from jepa.recipes.world_model.data import (
+    EncodedWindows,
+    ModelSteps,
+    data_dims,
+    split_by_shard,
+    validation_losses,
+    window_dataset,
+)
+from jepa.recipes.world_model.frozen import build_pooled_encoder, load_pretrained_encoder
+from jepa.recipes.world_model.probe import position_probe
+from jepa.train.engine import TrainingSetup
+
+log = logging.getLogger(__name__)
+
+
+def build_world_model(cfg: DictConfig, facts: dict) -> WorldModel:
+    """A block-causal predictor over a jointly trained ConvEncoder (VCR or SIGReg against collapse), or, when
+    ``facts["encoder"]`` holds a frozen encoder's settings, over that (random-init here: the weights come from
+    the pretraining run or the checkpoint). ``facts["dims"]``: image_size, action_dim (the env's; a model step
+    takes ``frameskip`` of them) and proprio_dim."""
+    m, dims, encoder = cfg.method, facts["dims"], facts.get("encoder")
+    if encoder is None:
+        frames = ConvEncoder(input_size=dims["image_size"], latent_dim=m.latent_dim, hidden_dim=m.encoder_hidden)
+    else:
+        frames = build_pooled_encoder(encoder, m.encoder_pool)
+    predictor = ActionConditionedPredictor(
+        frames.embed_dim,
+        dims["action_dim"] * m.frameskip,
+        num_tokens=frames.num_tokens,
+        proprio_dim=dims["proprio_dim"] if m.proprio else 0,
+        predictor_dim=m.predictor_dim,
+        depth=m.predictor_depth,
+        num_heads=m.predictor_heads,
+    )
+    return WorldModel(
+        frames,
+        predictor,
+        loss=cfg.optim.loss,
+        rollout_steps=m.rollout_steps,
+        regularizer=build_regularizer(cfg.regularizer),
+        freeze_encoder=encoder is not None,
+    )
+
+
+def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
+    """The model and the training windows (held-out shards excluded); a frozen encoder encodes every frame once."""
+    windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
+    facts: dict = {"dims": data_dims(windows), "encoder": None}
+    pretrained = None
+    if cfg.method.encoder:
+        pretrained, facts["encoder"] = load_pretrained_encoder(cfg.method.encoder, facts["dims"]["image_size"])
+    model = build_world_model(cfg, facts)
+    if pretrained is not None:
+        model.encoder.vit.load_state_dict(pretrained.state_dict(), strict=True)
+        log.info("encoding every frame of %s once with the frozen encoder of %s", cfg.data.root, cfg.method.encoder)
+        windows = EncodedWindows(windows, model)
+    train_set, val_set = split_by_shard(windows, cfg.data.val_shards)
+    log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data.root)
+    return TrainingSetup(model, train_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio), facts)
+
+
+def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
+    """Held-out teacher-forcing and rollout losses and the position probe (against a random-init model of the same
+    architecture and raw pixels); writes ``eval.json`` and prints them."""
+    model.eval()
+    windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
+    _, val_set = split_by_shard(windows, cfg.data.val_shards)
+    results = dict(validation_losses(model, val_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio)))
+    torch.manual_seed(cfg.train.seed + 1)
+    random_init = build_world_model(cfg, facts).eval()
+    results["probe"] = position_probe(
+        {"world_model": model, "random_init": random_init},
+        windows,
+        cfg.data.val_shards,
+        cfg.method.probe_frames,
+        cfg.train.seed,
+    )
+    run_dir = Path(cfg.run_dir)
+    write_eval(results, run_dir / "eval.json")
+    print("\nheld-out losses: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("val_")))
+    print("agent position probe (ridge R² on held-out episodes):")
+    print(format_table(results["probe"], ["encoder", "r2"]))
+    print(f"wrote {run_dir / 'eval.json'}")
+    return results
+
+
+register("world_model", Recipe(build=build, rebuild=build_world_model, evaluate=evaluate))

@@ -1,0 +1,101 @@
+"""Trajectory windows for world-model training: held-out episodes and coarser time steps.
+
+Planning a few steps ahead only reaches around an obstacle when each model step spans several env steps
+(DINO-WM's frameskip). A model step of ``frameskip`` env steps sees every ``frameskip``-th frame and the
+concatenation of the ``frameskip`` actions between them, so any collected data serves any frameskip.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+
+from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, shard_split
+from jepa.methods import WorldModel
+
+
+def window_dataset(root: str, steps: int, frameskip: int) -> TrajectoryDataset:
+    """Windows of ``steps`` model steps: every ``frameskip``-th observation and all actions between them."""
+    return TrajectoryDataset(root, num_steps=steps, stride=frameskip)
+
+
+def data_dims(windows: TrajectoryDataset) -> dict[str, int]:
+    """The sizes a world model is built for: the frames' side, the env's action and true-state dimensions."""
+    sample = windows[0]
+    return {
+        "image_size": sample["obs"].shape[-1],
+        "action_dim": sample["actions"].shape[-1],
+        "proprio_dim": sample["states"].shape[-1],
+    }
+
+
+@torch.no_grad()
+def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+    """uint8 frames (N, H, W, 3) -> latents (N, tokens, D)."""
+    chunks = np.array_split(frames, max(1, len(frames) // batch_size))
+    return torch.cat([model.encode(obs_to_tensor(chunk)) for chunk in chunks])
+
+
+class EncodedWindows(Dataset):
+    """The windows of ``windows`` with their frames replaced by a frozen encoder's latents ``z`` (T, N, D).
+
+    A frozen encoder maps a frame to the same latent in every epoch, and encoding 64 windows of 9 frames with a
+    ViT costs seconds per step, so every frame is encoded once here (36k Two-Rooms frames at 4 x 192 floats:
+    110 MB)."""
+
+    def __init__(self, windows: TrajectoryDataset, model: WorldModel):
+        self.windows, self.index, self.shards = windows, windows.index, windows.shards
+        self.latents = [encode_frames(model, shard["obs"]) for shard in windows.shards]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        shard, obs, _ = self.windows.window_rows(i)
+        return {"z": self.latents[shard][obs], **self.windows.actions_and_states(i)}
+
+
+def split_by_shard(dataset: TrajectoryDataset | EncodedWindows, val_shards: int) -> tuple[Subset, Subset]:
+    """(train, val) windows, val from the last ``val_shards`` readable shards (:func:`shard_split`)."""
+    _, val = shard_split(len(dataset.shards), val_shards)
+    is_val = dataset.index[:, 0] >= val.start
+    return Subset(dataset, np.flatnonzero(~is_val).tolist()), Subset(dataset, np.flatnonzero(is_val).tolist())
+
+
+def to_model_steps(batch: dict[str, torch.Tensor], frameskip: int) -> dict[str, torch.Tensor]:
+    """Concatenate the ``frameskip`` env actions of each model step: actions (B, (T-1) * frameskip, A) ->
+    (B, T-1, frameskip * A); observations and states are already strided by :func:`window_dataset`."""
+    b, n, a = batch["actions"].shape
+    return batch | {"actions": batch["actions"].reshape(b, n // frameskip, frameskip * a)}
+
+
+class ModelSteps:
+    """The world model's collate function: stacked windows in model steps (:func:`to_model_steps`), with the true
+    states as the predictor's ``proprio`` input when it takes them."""
+
+    def __init__(self, frameskip: int, proprio: bool):
+        self.frameskip, self.proprio = frameskip, proprio
+
+    def __call__(self, samples: list[dict], context=None) -> dict[str, torch.Tensor]:
+        batch = to_model_steps(default_collate(samples), self.frameskip)
+        return batch | {"proprio": batch["states"]} if self.proprio else batch
+
+
+@torch.no_grad()
+def validation_losses(model: WorldModel, val_set: Dataset, collate: ModelSteps, batch_size: int = 64) -> dict:
+    """Mean teacher-forcing and rollout losses over (up to 20 seeded batches of) held-out windows."""
+    loader = DataLoader(
+        val_set, batch_size=batch_size, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(0)
+    )
+    sums: dict[str, float] = {}
+    count = 0
+    for batch in itertools.islice(loader, 20):
+        out = model(batch)
+        for key in ("teacher", "rollout"):
+            if key in out:
+                sums[key] = sums.get(key, 0.0) + out[key].item()
+        count += 1
+    return {f"val_{key}": value / count for key, value in sums.items()}

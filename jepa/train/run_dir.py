@@ -1,0 +1,74 @@
+"""A run directory belongs to one configuration: a re-run with other values is refused before any work.
+
+``train.resume=auto`` (the default) continues a run only when the config it saved matches this one, apart from
+the settings that do not change what a run computes (:data:`RUNTIME_KEYS`). ``train.resume=never`` starts the
+run afresh and ``train.resume=force`` continues it with the new values; both are the user's explicit choice, and
+``force`` keeps the previous config beside the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from jepa.common.distributed import barrier
+from jepa.common.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE, PREVIOUS_CONFIG_FILE = "config.yaml", "config.previous.yaml"
+# how a run is executed or reported, not what it computes
+RUNTIME_KEYS = ("name", "run_dir", "train.resume", "train.progress", "train.threads", "train.device", "train.compile")
+RUNTIME_KEYS += ("train.log_every", "train.monitor_every", "train.checkpoint_every", "train.keep_checkpoints")
+RUNTIME_KEYS += ("data.num_workers", "eval", "bench")
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out |= _flatten(value, f"{prefix}{key}.")
+        return out
+    return {prefix[:-1]: tree}
+
+
+def _is_runtime(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in RUNTIME_KEYS)
+
+
+def config_differences(saved: dict, current: dict) -> dict[str, tuple[Any, Any]]:
+    """``{key: (saved value, current value)}`` for every key, outside :data:`RUNTIME_KEYS`, whose value differs."""
+    old, new = _flatten(saved), _flatten(current)
+    missing = "<unset>"
+    return {
+        key: (old.get(key, missing), new.get(key, missing))
+        for key in sorted(old.keys() | new.keys())
+        if not _is_runtime(key) and old.get(key, missing) != new.get(key, missing)
+    }
+
+
+def claim_run_dir(cfg: DictConfig, is_main: bool = True) -> None:
+    """Check ``cfg`` against the config saved in its run directory, then save it there (main rank)."""
+    run_dir = Path(cfg.run_dir)
+    saved_path = run_dir / CONFIG_FILE
+    current = OmegaConf.to_container(cfg, resolve=True)
+    resume = cfg.train.resume
+    if saved_path.exists() and resume != "never":
+        differences = config_differences(OmegaConf.to_container(OmegaConf.load(saved_path)), current)
+        if differences and resume != "force":
+            listed = "; ".join(f"{key}: {old!r} there, {new!r} now" for key, (old, new) in differences.items())
+            raise ConfigError(
+                f"{run_dir} holds a run with another config ({listed}). Use name=<another name> for a new run, "
+                "train.resume=never to start this one afresh (its checkpoints are discarded), or train.resume=force "
+                "to continue it with the new values"
+            )
+        if differences and is_main:
+            log.warning("train.resume=force: continuing %s with changed %s", run_dir, ", ".join(differences))
+            saved_path.replace(run_dir / PREVIOUS_CONFIG_FILE)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        saved_path.write_text(OmegaConf.to_yaml(current))
+    barrier()
