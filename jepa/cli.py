@@ -1,6 +1,6 @@
 """The ``jepa`` command: ``jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [-m]``.
 
-Every command is a Hydra application composed from ``configs/<file>.yaml`` against a typed schema, so all share
+Every command is a Hydra application composed from ``jepa/configs/<file>.yaml`` against a typed schema, so all share
 Hydra's command line: ``--help`` lists the config groups and every key with its default, ``--cfg job`` prints
 the resolved config and exits, ``--config-dir DIR`` adds a directory of the user's own configs (e.g.
 ``experiment=mine`` from ``DIR/experiment/mine.yaml``), and ``-m key=a,b`` runs a sweep, one job after another.
@@ -30,7 +30,7 @@ USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--
 
 @dataclass(frozen=True)
 class Command:
-    config: str  # configs/<config>.yaml and its schema
+    config: str  # jepa/configs/<config>.yaml and its schema
     run: Callable[[DictConfig], object]
     check: Callable[[DictConfig], None] = lambda cfg: None  # checks beyond the config's own, before any work
 
@@ -100,14 +100,27 @@ COMMANDS = {
 }
 
 
-def _in_sweep_job_dir(cfg: DictConfig) -> None:
-    """In a sweep (-m), each job trains into its own directory: ``<run_dir>/<the job's overrides>``."""
+def _swept_keys(args: list[str]) -> set[str]:
+    """The keys a sweep varies (``optim.lr=1e-3,5e-4``), from the command line as Hydra parses it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [arg for arg in args if not arg.startswith("-") and "=" in arg]
+    return {o.key_or_group for o in OverridesParser.create().parse_overrides(overrides) if o.is_sweep_override()}
+
+
+def _in_sweep_job_dir(cfg: DictConfig, swept: set[str]) -> None:
+    """In a sweep (-m), each job trains into its own directory, named by its values of the swept keys:
+    ``<run_dir>/optim.lr_0.001__model.depth_4`` (no ``=`` or ``,``, which a later override would have to quote)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode == RunMode.MULTIRUN and "run_dir" in cfg and hydra_cfg.job.override_dirname:
-        cfg.run_dir = f"{cfg.run_dir}/{hydra_cfg.job.override_dirname}"
+    if hydra_cfg.mode != RunMode.MULTIRUN or "run_dir" not in cfg:
+        return
+    pairs = [o.split("=", 1) for o in hydra_cfg.overrides.task]
+    values = [f"{key.lstrip('+~')}_{value}" for key, value in pairs if key.lstrip("+~") in swept]
+    if values:
+        cfg.run_dir = f"{cfg.run_dir}/{'__'.join(values)}"
 
 
 def run_command(name: str, args: list[str]) -> int:
@@ -121,6 +134,7 @@ def run_command(name: str, args: list[str]) -> int:
 
     command = COMMANDS[name]
     started = False
+    swept = _swept_keys(args)
 
     def task(cfg: DictConfig) -> None:
         nonlocal started
@@ -128,7 +142,7 @@ def run_command(name: str, args: list[str]) -> int:
         try:
             VALIDATORS[command.config](cfg)
             command.check(cfg)
-            _in_sweep_job_dir(cfg)
+            _in_sweep_job_dir(cfg, swept)
             command.run(cfg)
         except ConfigError as err:
             print(f"jepa {name}: bad config: {err}", file=sys.stderr)
@@ -137,7 +151,7 @@ def run_command(name: str, args: list[str]) -> int:
     register_configs()
     argv, sys.argv = sys.argv, [f"jepa {name}", *args]
     try:
-        hydra.main(config_path="pkg://configs", config_name=command.config, version_base=None)(task)()
+        hydra.main(config_path="pkg://jepa.configs", config_name=command.config, version_base=None)(task)()
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
         # Hydra exits 1 on a config it cannot compose (an unknown key, a wrong type): a bad config too

@@ -1,12 +1,16 @@
 """The run-comparison plot reads several runs' metrics.jsonl and fails early on a wrong argument."""
 
 import json
+import re
 
 import pytest
+from hydra.errors import HydraException
 
 from jepa.cli import main
+from jepa.commands.compare import compare
 from jepa.common.errors import ConfigError
-from jepa.plots import parse_compare_args, plot_runs
+from jepa.config import load_config
+from jepa.train.plots import plot_runs
 
 
 def _write_run(run_dir, rankme_end: float, std_end: float, steps: int = 20) -> None:
@@ -33,19 +37,28 @@ def test_compare_command_writes_the_png(tmp_path):
     _write_run(tmp_path / "a", rankme_end=1.05, std_end=0.001)
     _write_run(tmp_path / "b", rankme_end=9.0, std_end=0.3)
     out = tmp_path / "ab.png"
-    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), f"out={out}"]) == 0
-    assert out.is_file()
+    assert main(["compare", f"runs=[{tmp_path / 'a'},{tmp_path / 'b'}]", f"out={out}"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        ([], "at least one run"),
-        (["{tmp}/missing"], "has no metrics.jsonl"),
-        (["{tmp}/a", "outt=x.png"], "'outt'"),
-    ],
-)
-def test_compare_arguments_fail_naming_the_problem(tmp_path, args, message):
+def test_compare_needs_at_least_one_run():
+    with pytest.raises(ConfigError, match="runs"):
+        load_config(["runs=[]"], command="compare")
+
+
+def test_compare_fails_naming_a_run_without_metrics(tmp_path, capsys):
     _write_run(tmp_path / "a", rankme_end=1.0, std_end=0.0)
-    with pytest.raises(ConfigError, match=message):
-        parse_compare_args([a.format(tmp=tmp_path) for a in args])
+    missing, out = tmp_path / "missing", tmp_path / "x.png"
+    cfg = load_config([f"runs=[{tmp_path / 'a'},{missing}]", f"out={out}"], command="compare")
+    with pytest.raises(ConfigError, match=re.escape(f"{missing} has no metrics.jsonl")):
+        compare(cfg)
+    assert main(["compare", f"runs=[{missing}]", f"out={out}"]) == 2
+    assert str(missing) in capsys.readouterr().err and not out.exists()
+
+
+def test_a_misspelt_compare_key_fails_naming_it(tmp_path, capsys):
+    _write_run(tmp_path / "a", rankme_end=1.0, std_end=0.0)
+    with pytest.raises(HydraException, match="outt"):
+        load_config([f"runs=[{tmp_path / 'a'}]", "outt=x.png"], command="compare")
+    assert main(["compare", f"runs=[{tmp_path / 'a'}]", "outt=x.png"]) == 2
+    assert "outt" in capsys.readouterr().err

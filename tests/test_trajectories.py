@@ -8,10 +8,14 @@ import torch
 
 pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
 
-from envs.collect import CollectConfig, collect, parse_collect_args  # noqa: E402
+from hydra.errors import HydraException  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
 from envs.two_rooms import TwoRoomsEnv  # noqa: E402
 from jepa.cli import main  # noqa: E402
+from jepa.commands.collect import collect  # noqa: E402
 from jepa.common.errors import ConfigError  # noqa: E402
+from jepa.config import load_config  # noqa: E402
 from jepa.data import TrajectoryDataset  # noqa: E402
 from jepa.data.trajectories import Episode, TrajectoryFrames, obs_to_tensor, read_shard, write_shard  # noqa: E402
 
@@ -23,22 +27,26 @@ def _headless(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
 
 
-def _two_rooms(out, seed=3) -> CollectConfig:
-    return CollectConfig(
-        env="jepa/TwoRooms-v0",
-        policy="waypoint",
-        episodes=EPISODES,
-        steps=STEPS,
-        num_envs=2,
-        episodes_per_shard=PER_SHARD,
-        seed=seed,
-        out=str(out),
+def _collect_config(*overrides: str) -> DictConfig:
+    return load_config(["progress=false", *overrides], command="collect")
+
+
+def _two_rooms(out, seed=3) -> DictConfig:
+    return _collect_config(
+        "env=two_rooms",
+        "policy=waypoint",
+        f"episodes={EPISODES}",
+        f"steps={STEPS}",
+        "num_envs=2",
+        f"episodes_per_shard={PER_SHARD}",
+        f"seed={seed}",
+        f"out={out}",
     )
 
 
 @pytest.fixture(scope="module")
 def two_rooms_dir(tmp_path_factory):
-    return collect(_two_rooms(tmp_path_factory.mktemp("traj") / "two_rooms"), progress=False)
+    return collect(_two_rooms(tmp_path_factory.mktemp("traj") / "two_rooms"))
 
 
 def _episodes(directory):
@@ -96,11 +104,11 @@ def test_collected_episodes_replay_exactly(two_rooms_dir):
 
 def test_collect_is_deterministic_under_a_seed(two_rooms_dir, tmp_path):
     _, a = _episodes(two_rooms_dir)
-    _, b = _episodes(collect(_two_rooms(tmp_path / "again"), progress=False))
+    _, b = _episodes(collect(_two_rooms(tmp_path / "again")))
     for x, y in zip(a, b, strict=True):
         for key in x:
             np.testing.assert_array_equal(x[key], y[key])
-    _, c = _episodes(collect(_two_rooms(tmp_path / "other", seed=4), progress=False))
+    _, c = _episodes(collect(_two_rooms(tmp_path / "other", seed=4)))
     assert not np.array_equal(a[0]["actions"], c[0]["actions"])
 
 
@@ -195,35 +203,50 @@ def test_only_bad_shards_or_no_meta_raise_clear_errors(two_rooms_dir, tmp_path):
         TrajectoryDataset(directory)
 
 
-def test_collect_checks_its_arguments_and_names_the_bad_key(two_rooms_dir, capsys):
-    assert parse_collect_args(["episodes=3", "steps=none", "policy=waypoint"]) == CollectConfig(
-        episodes=3, policy="waypoint"
-    )
-    for args, message in [
-        (["epsiodes=3"], "unknown key 'epsiodes'"),
-        (["steps=ten"], "steps must be an integer"),
-        (["episodes=0"], "episodes must be >= 1"),
-        (["seed=none"], "seed cannot be none"),
-        (["policy=expert"], "policy must be one of"),
-        (["env=NoSuch-v0"], "env 'NoSuch-v0' is not registered"),
-        (["env=jepa/PixelPendulum-v0", "policy=waypoint"], "Two-Rooms only"),
-        (["episodes"], "expected key=value"),
-    ]:
-        with pytest.raises(ConfigError, match=message):
-            parse_collect_args(args)
-    assert main(["collect", "epsiodes=3"]) == 2
-    assert "epsiodes" in capsys.readouterr().err
+def test_collect_config_composes_from_groups_and_keys(tmp_path):
+    cfg = _collect_config("env=two_rooms", "policy=waypoint", "episodes=3", "steps=null", f"out={tmp_path}")
+    assert cfg.env.id == "jepa/TwoRooms-v0" and cfg.policy == "waypoint" and cfg.episodes == 3
+    assert cfg.steps is None and cfg.out == str(tmp_path)
+
+
+def test_a_misspelt_collect_key_exits_2_naming_the_key(capsys):
+    assert main(["collect", "episods=3"]) == 2
+    assert "episods" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override", ["steps=ten", "seed=null", "episods=3"])
+def test_a_wrong_type_or_unknown_collect_key_fails_naming_it(override):
+    with pytest.raises(HydraException, match=override.split("=")[0]):
+        _collect_config(override)
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["episodes=0"], "episodes"),
+        (["num_envs=0"], "num_envs"),
+        (["policy=expert"], "policy"),
+        (["policy=waypoint", "env=pendulum"], "policy=waypoint"),
+        (["env.id=NoSuchEnv-v0"], "env.id"),
+    ],
+)
+def test_a_bad_collect_value_fails_naming_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key):
+        _collect_config(*overrides)
+
+
+def test_collect_refuses_a_used_directory_and_state_observations(two_rooms_dir):
     with pytest.raises(FileExistsError):
         collect(_two_rooms(two_rooms_dir))
     state_based = two_rooms_dir.parent / "state_based"
     with pytest.raises(ValueError, match="not RGB frames"):
-        collect(CollectConfig(env="Pendulum-v1", out=str(state_based)), progress=False)
+        collect(_collect_config("env.id=Pendulum-v1", "num_envs=1", f"out={state_based}"))
     assert not state_based.exists()
 
 
 def test_cli_collects_pixel_pendulum_with_its_state(tmp_path):
     out = tmp_path / "pendulum"
-    args = ["env=jepa/PixelPendulum-v0", "episodes=2", "steps=8", "num_envs=2", f"out={out}", "seed=1"]
+    args = ["env=pendulum", "episodes=2", "steps=8", "num_envs=2", f"out={out}", "seed=1", "progress=false"]
     assert main(["collect", *args]) == 0
     ds = TrajectoryDataset(out, num_steps=3)
     assert len(ds) == 2 * (8 + 1 - 3 + 1)

@@ -1,5 +1,11 @@
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +13,7 @@ import torch
 
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder, block_causal_mask
+from jepa.train.checkpoint import latest_checkpoint
 
 D, A, P = 8, 3, 2
 
@@ -94,14 +101,25 @@ def test_a_frozen_encoder_gets_no_gradient_and_no_regulariser():
     assert all(p.grad is None for p in frozen.encoder.parameters())
 
 
+def _wm_config(*overrides: str):
+    from jepa.config import load_config
+
+    tiny = ["method.predictor_dim=16", "method.predictor_heads=2", "method.predictor_depth=1"]
+    return load_config(["experiment=wm_two_rooms", *tiny, *overrides])
+
+
+def _build(cfg, image_size=16, action_dim=A, proprio_dim=P):
+    from jepa.recipes.world_model import build_world_model
+
+    dims = {"image_size": image_size, "action_dim": action_dim, "proprio_dim": proprio_dim}
+    return build_world_model(cfg, {"dims": dims, "encoder": None})
+
+
 @pytest.mark.parametrize("regularizer", ["vcr", "sigreg"])
 def test_the_jointly_trained_encoder_is_regularised_with_the_chosen_term(regularizer):
-    from jepa.control.build import build_world_model
-    from jepa.control.config import WorldModelTrainConfig
-
-    cfg = WorldModelTrainConfig(regularizer=regularizer, latent_dim=D, predictor_dim=16, predictor_heads=2)
-    model = build_world_model(cfg, image_size=16, action_dim=A, proprio_dim=P).train()
-    batch = {"obs": torch.randn(4, 3, 3, 16, 16), "actions": torch.randn(4, 2, A * cfg.frameskip)}
+    cfg = _wm_config(f"regularizer={regularizer}", f"method.latent_dim={D}")
+    model = _build(cfg).train()
+    batch = {"obs": torch.randn(4, 3, 3, 16, 16), "actions": torch.randn(4, 2, A * cfg.method.frameskip)}
     out = model(batch | {"step": 7})
     assert out["reg"] > 0
     out["loss"].backward()
@@ -110,60 +128,61 @@ def test_the_jointly_trained_encoder_is_regularised_with_the_chosen_term(regular
         assert not torch.isclose(model(batch | {"step": 8})["reg"], out["reg"])
 
 
-# --- the control job end to end ------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("hidden, affine", [(0, True), (16, False)])
 def test_encoder_hidden_zero_makes_the_latent_affine_in_the_keypoints(hidden, affine):
     """With an affine map from keypoints to latent, a regulariser can whiten the keypoint geometry but not
     bend it (a 2-D SIGReg latent behind an MLP closed the gap the Two-Rooms wall leaves in the positions)."""
-    from jepa.control.build import build_world_model
-    from jepa.control.config import WorldModelTrainConfig
-
-    cfg = WorldModelTrainConfig(latent_dim=2, encoder_hidden=hidden, predictor_dim=16, predictor_heads=2)
-    head = build_world_model(cfg, image_size=16, action_dim=2, proprio_dim=2).encoder.head
+    head = _build(_wm_config("method.latent_dim=2", f"method.encoder_hidden={hidden}"), action_dim=2).encoder.head
     a, b = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
     midpoint = torch.allclose(head((a + b) / 2), (head(a) + head(b)) / 2, atol=1e-5)
     assert midpoint == affine
 
 
+# --- the control job end to end, through the engine and the rollout runner --------------------------------
+
+
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
-    from envs.collect import CollectConfig, collect
+    from jepa.commands.collect import collect
+    from jepa.config import load_config
 
     out = tmp_path_factory.mktemp("wm") / "two_rooms"
-    cfg = CollectConfig(policy="waypoint", episodes=6, steps=30, num_envs=2, episodes_per_shard=2, out=str(out))
-    return collect(cfg, progress=False)
+    args = ["env=two_rooms", "policy=waypoint", "episodes=6", "steps=30", "num_envs=2", "episodes_per_shard=2"]
+    return collect(load_config([*args, f"out={out}", "progress=false"], command="collect"))
 
 
-def _tiny_world_model(data, out, **overrides):
-    from jepa.control.config import WorldModelTrainConfig
-    from jepa.control.train import train_world_model
+TINY_WM = [
+    "experiment=wm_two_rooms",
+    "train.steps=3",
+    "train.log_every=1",
+    "train.checkpoint_every=2",
+    "train.progress=false",
+    "train.threads=1",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "optim.warmup_steps=1",
+    "method.frameskip=2",
+    "method.window=3",
+    "method.rollout_steps=2",
+    "method.latent_dim=8",
+    "method.predictor_dim=16",
+    "method.predictor_depth=1",
+    "method.predictor_heads=2",
+    "method.probe_frames=50",
+]
 
-    cfg = WorldModelTrainConfig(
-        data=str(data),
-        out=str(out),
-        steps=3,
-        batch_size=8,
-        warmup=1,
-        frameskip=2,
-        window=3,
-        rollout_steps=2,
-        latent_dim=8,
-        predictor_dim=16,
-        predictor_depth=1,
-        predictor_heads=2,
-        probe_frames=50,
-        progress=False,
-        **overrides,
-    )
-    return train_world_model(cfg), cfg
+
+def _train_world_model(data, run_dir, *overrides: str) -> Path:
+    from jepa.cli import main
+
+    assert main(["train", *TINY_WM, f"data.root={data}", f"run_dir={run_dir}", *overrides]) == 0
+    return run_dir
 
 
 @pytest.fixture(scope="module")
 def trained(collected, tmp_path_factory):
-    return _tiny_world_model(collected, tmp_path_factory.mktemp("wm") / "run")
+    return _train_world_model(collected, tmp_path_factory.mktemp("wm") / "run")
 
 
 @pytest.fixture(scope="module")
@@ -186,14 +205,15 @@ def trained_frozen(collected, pretrained, tmp_path_factory):
     deleted: the checkpoint must rebuild without it."""
     copy = tmp_path_factory.mktemp("ijepa") / "copy"
     shutil.copytree(pretrained, copy)
-    run = _tiny_world_model(collected, tmp_path_factory.mktemp("wm") / "frozen", encoder=str(copy), encoder_pool=2)
+    run = tmp_path_factory.mktemp("wm") / "frozen"
+    _train_world_model(collected, run, f"method.encoder={copy}", "method.encoder_pool=2")
     shutil.rmtree(copy)
     return run
 
 
 def test_strided_windows_keep_every_action_between_the_frames(collected):
-    from jepa.control.data import to_model_steps, window_dataset
     from jepa.data import TrajectoryDataset
+    from jepa.recipes.world_model.data import to_model_steps, window_dataset
 
     dense, strided = TrajectoryDataset(collected, num_steps=7), window_dataset(str(collected), 3, 3)
     item, first = strided[0], dense[0]
@@ -203,22 +223,36 @@ def test_strided_windows_keep_every_action_between_the_frames(collected):
     assert torch.equal(batch["actions"][0, 1], first["actions"][3:6].reshape(-1))
 
 
-def test_checkpoint_round_trip_rebuilds_the_same_model(trained):
-    from jepa.control.build import load_world_model
+def test_the_engine_trains_the_world_model_and_its_run_rebuilds_from_the_checkpoint(trained):
+    from jepa.recipes import load_run
 
-    run_dir, cfg = trained
-    model, loaded_cfg = load_world_model(run_dir)
-    assert loaded_cfg == cfg
-    again, _ = load_world_model(run_dir)
+    cfg, model, facts = load_run(trained)
+    assert cfg.method.name == "world_model" and isinstance(model, WorldModel)
+    assert facts["dims"] == {"image_size": 64, "action_dim": 2, "proprio_dim": 2}
+    _, again, _ = load_run(trained)
     frames = torch.randn(2, 3, 64, 64)
     assert torch.equal(model.encode(frames), again.encode(frames))
-    eval_json = json.loads((run_dir / "eval.json").read_text())
+    metrics = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2, 3]
+    assert {"loss", "teacher", "rollout", "reg", "lr", "grad_norm"} <= set(metrics[-1]) and "ema" not in metrics[-1]
+    assert "rankme" in metrics[-1]  # the collapse monitors watch the world model's latents too
+    assert any((trained / "tb").iterdir()) and (trained / "checkpoints" / "latest").exists()
+    eval_json = json.loads((trained / "eval.json").read_text())
     assert {row["encoder"] for row in eval_json["probe"]} == {"world_model", "random_init", "raw_input"}
     assert np.isfinite(eval_json["val_teacher"])
 
 
+def test_eval_rereads_the_world_model_run_from_its_saved_config(trained, capsys):
+    from jepa.cli import main
+
+    (trained / "eval.json").unlink()
+    assert main(["eval", f"run={trained}", "threads=1"]) == 0
+    assert "position probe" in capsys.readouterr().out
+    assert np.isfinite(json.loads((trained / "eval.json").read_text())["val_rollout"])
+
+
 def test_a_held_action_is_repeated_for_each_env_step_of_a_model_step():
-    from jepa.control.plan import model_actions
+    from jepa.agents.mpc import model_actions
 
     plan = torch.tensor([[[0.5, -1.0], [0.0, 1.0]]])  # (S=1, H=2, A=2)
     held = model_actions(plan, 3, hold=True)
@@ -237,76 +271,134 @@ def test_pretraining_on_collected_frames_reports_the_state_r2_of_every_encoder(p
 def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_the_checkpoint(
     pretrained, trained_frozen
 ):
-    from jepa.control.build import load_world_model
-    from jepa.control.data import EncodedWindows, window_dataset
-    from jepa.control.pretrained import load_pretrained_encoder
+    from jepa.recipes import load_run
+    from jepa.recipes.world_model.data import EncodedWindows, window_dataset
+    from jepa.recipes.world_model.frozen import load_pretrained_encoder
 
-    run_dir, cfg = trained_frozen
-    model, loaded_cfg = load_world_model(run_dir)
-    assert loaded_cfg == cfg and model.freeze_encoder and model.regularizer is None
+    cfg, model, _ = load_run(trained_frozen)
+    assert model.freeze_encoder and model.regularizer is None
     vit, _ = load_pretrained_encoder(str(pretrained), 64)
     for name, weight in vit.state_dict().items():
         assert torch.equal(model.encoder.vit.state_dict()[name], weight), name
     frames = torch.randn(2, 3, 64, 64)
     assert model.encode(frames).shape == (2, 4, 32)  # 8 x 8 patch tokens pooled to 2 x 2
-    windows = window_dataset(cfg.data, cfg.window, cfg.frameskip)
+    windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
     encoded = EncodedWindows(windows, model)[7]  # what training saw: every frame encoded once, up front
     assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-5)
     assert torch.equal(encoded["actions"], windows[7]["actions"])
-    probe = json.loads((run_dir / "eval.json").read_text())["probe"]
+    probe = json.loads((trained_frozen / "eval.json").read_text())["probe"]
     assert {row["encoder"] for row in probe} == {"world_model", "random_init", "raw_input"}
     assert all(np.isfinite(row["r2"]) for row in probe)
 
 
-def test_plan_runs_with_a_frozen_encoder(trained_frozen, tmp_path, monkeypatch):
+TINY_PLAN = ["episodes=1", "planner.samples=8", "planner.elites=2", "planner.iterations=1", "planner.horizon=2"]
+
+
+def test_rollout_plans_with_a_frozen_encoder(trained_frozen, tmp_path, monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     from jepa.cli import main
 
-    run_dir, _ = trained_frozen
-    args = ["plan", f"run={run_dir}", f"out={tmp_path}", "episodes=1", "max_steps=4", "samples=8", "elites=2"]
-    assert main([*args, "iterations=1", "horizon=2", "gifs=0"]) == 0
-    assert json.loads((tmp_path / "plan.json").read_text())["episodes"][0]["steps"] == 4
+    args = ["rollout", f"run={trained_frozen}", f"out={tmp_path}", "max_steps=4", "gifs=0", "progress=false"]
+    assert main([*args, *TINY_PLAN]) == 0
+    assert json.loads((tmp_path / "rollout.json").read_text())["episodes"][0]["steps"] == 4
 
 
 def test_a_bad_encoder_run_fails_naming_the_key(collected, trained, tmp_path, capsys):
     from jepa.cli import main
 
-    common = ["wm-train", f"data={collected}", f"out={tmp_path}", "steps=1", "window=3", "rollout_steps=2"]
-    for encoder, message in [(tmp_path / "missing", "is not a jepa train run"), (trained[0], "holds other settings")]:
-        assert main([*common, f"encoder={encoder}"]) == 2
+    common = ["train", *TINY_WM, f"data.root={collected}", f"run_dir={tmp_path / 'run'}"]
+    for encoder, message in [(tmp_path / "missing", "is not a jepa train run"), (trained, "method=world_model")]:
+        assert main([*common, f"method.encoder={encoder}"]) == 2
         err = capsys.readouterr().err
-        assert f"encoder={encoder}" in err and message in err
+        assert f"method.encoder={encoder}" in err and message in err
 
 
 @pytest.mark.parametrize("hold", ["true", "false"])
-def test_plan_runs_an_episode_and_writes_its_report(trained, tmp_path, monkeypatch, hold):
+def test_rollout_runs_mpc_in_the_env_the_data_came_from_and_writes_its_report(trained, tmp_path, monkeypatch, hold):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     from jepa.cli import main
 
-    run_dir, _ = trained
-    out = tmp_path / "plan"
-    args = ["plan", f"run={run_dir}", f"out={out}", "episodes=1", "max_steps=6", "samples=16", "elites=4"]
-    assert main([*args, "iterations=2", "horizon=2", "planner=mppi", "gifs=1", f"hold={hold}"]) == 0
-    result = json.loads((out / "plan.json").read_text())
+    out = tmp_path / "rollout"
+    args = ["rollout", f"run={trained}", f"out={out}", "max_steps=6", "planner=mppi", "gifs=1", "progress=false"]
+    assert main([*args, *TINY_PLAN, f"planner.hold={hold}"]) == 0
+    result = json.loads((out / "rollout.json").read_text())
+    assert result["env_id"] == "jepa/TwoRooms-v0"  # from the run's data, not a default
     episode = result["episodes"][0]
     assert episode["steps"] == 6 and len(episode["latent_distance"]) == 3  # frameskip 2: replans at 0, 2, 4
     assert 0 <= result["summary"]["success_rate"] <= 1 and result["summary"]["plan_seconds"] > 0
-    assert (out / "episode_00.gif").stat().st_size > 0 and (out / "distance.png").stat().st_size > 0
+    assert (out / "episode_00.gif").stat().st_size > 0 and (out / "rollout.png").stat().st_size > 0
 
 
-def test_control_commands_name_a_bad_key_or_value(capsys):
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["train", "experiment=wm_two_rooms", "method.stpes=3"], "method.stpes"),
+        (["train", "experiment=wm_two_rooms", "optim.lr=fast"], "optim.lr"),
+        (["train", "experiment=wm_two_rooms", "method.window=4", "method.rollout_steps=4"], "method.rollout_steps"),
+        (["train", "experiment=wm_two_rooms", "method.proprio=maybe"], "method.proprio"),
+        (["train", "experiment=wm_two_rooms", "method.encoder_pool=0"], "method.encoder_pool"),
+        (["train", "experiment=wm_two_rooms", "regularizer=vicreg"], "regularizer"),
+        (["train", "experiment=wm_two_rooms", "regularizer=none"], "regularizer.name=none"),
+        (["train", "experiment=wm_two_rooms", "method.encoder_hidden=-1"], "method.encoder_hidden"),
+        (["train", "experiment=wm_two_rooms", "data=shapes"], "data.name"),
+        (["rollout", "run=x", "planner=random"], "planner"),
+        (["rollout", "run=x", "planner.execute=9"], "planner.execute"),
+        (["rollout", "agent=expert"], "env"),
+        (["rollout"], "run="),
+    ],
+)
+def test_control_commands_name_a_bad_key_or_value(args, key, capsys):
     from jepa.cli import main
 
-    for args, message in [
-        (["wm-train", "stpes=3"], "unknown key 'stpes' for wm-train"),
-        (["wm-train", "lr=fast"], "lr must be a number"),
-        (["wm-train", "window=4", "rollout_steps=4"], "rollout_steps must be in"),
-        (["wm-train", "proprio=maybe"], "proprio must be true or false"),
-        (["wm-train", "encoder_pool=0"], "encoder_pool must be positive"),
-        (["wm-train", "regularizer=vicreg"], "regularizer must be one of"),
-        (["wm-train", "encoder_hidden=-1"], "encoder_hidden must be >= 0"),
-        (["plan", "planner=random"], "planner must be one of"),
-        (["plan", "execute=9"], "execute must be in"),
-    ]:
-        assert main(args) == 2
-        assert message in capsys.readouterr().err
+    assert main(args) == 2
+    assert key in capsys.readouterr().err
+
+
+def _losses(run_dir: Path) -> dict[int, float]:
+    return {m["step"]: m["loss"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "jepa.cli", *args]
+
+
+@pytest.mark.slow
+def test_world_model_resumes_after_sigkill_with_the_uninterrupted_losses(collected, tmp_path):
+    common = ["train", *TINY_WM, f"data.root={collected}", "train.steps=60", "train.checkpoint_every=5"]
+    common += ["eval.enabled=false", "data.num_workers=1"]
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run(_cli(*common, f"run_dir={reference}"), check=True, timeout=600, capture_output=True)
+
+    proc = subprocess.Popen(_cli(*common, f"run_dir={killed}"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        pointer = killed / "checkpoints" / "latest"
+        if pointer.exists() and pointer.read_text().strip() >= "step_00000010":
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    resumed_from = int(latest_checkpoint(killed / "checkpoints").name.split("_")[1])
+    assert resumed_from < 60
+
+    subprocess.run(_cli(*common, f"run_dir={killed}"), check=True, timeout=600, capture_output=True)
+    expected, got = _losses(reference), _losses(killed)
+    assert sorted(got) == list(range(1, 61))  # no gap, no duplicate records
+    for step in range(resumed_from + 1, 61):
+        assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-7), step
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_the_world_model_as_one_process(collected, tmp_path):
+    common = ["train", *TINY_WM, f"data.root={collected}", "train.steps=4", "eval.enabled=false"]
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    subprocess.run(_cli(*common, f"run_dir={single}"), check=True, timeout=300, capture_output=True)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "jepa.cli"]
+    result = subprocess.run([*torchrun, *common, f"run_dir={ddp}"], timeout=300, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    single_losses, ddp_losses = _losses(single), _losses(ddp)
+    assert sorted(ddp_losses) == [1, 2, 3, 4]
+    assert [ddp_losses[s] for s in sorted(ddp_losses)] == pytest.approx(
+        [single_losses[s] for s in sorted(single_losses)], rel=1e-4
+    )

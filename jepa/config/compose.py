@@ -14,7 +14,7 @@ from jepa.config.validate import VALIDATORS
 def load_config(
     overrides: Sequence[str] = (), command: str = "train", config_dir: str | Path | None = None
 ) -> DictConfig:
-    """``configs/<command>.yaml`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search path,
+    """``jepa/configs/<command>.yaml`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search path,
     e.g. for ``experiment=mine``), then checked. Raises Hydra's errors for unknown keys or types and
     :class:`jepa.common.errors.ConfigError` for bad values, each naming the key."""
     from hydra import compose, initialize_config_module
@@ -23,7 +23,7 @@ def load_config(
     register_configs()
     GlobalHydra.instance().clear()
     extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
-    with initialize_config_module(config_module="configs", version_base=None):
+    with initialize_config_module(config_module="jepa.configs", version_base=None):
         cfg = compose(config_name=command, overrides=[*extra, *overrides])
     VALIDATORS[command](cfg)
     return cfg

@@ -1,7 +1,7 @@
 """The registry of trainable methods: how each is built from a config, rebuilt from a checkpoint, and evaluated.
 
 Adding a method is a ``jepa/methods`` module (the objective), a recipe here, a schema for its ``method`` section
-and a preset in ``configs/experiment``; the engine, the checkpoints, resumption, DDP and logging come for free.
+and a preset in ``jepa/configs/experiment``; the engine, the checkpoints, resumption, DDP and logging come for free.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from jepa.data.loader import Collate, build_train_loader, stack
 from jepa.models.attention import Block
 from jepa.train import checkpoint as ckpt
 from jepa.train.logging import MetricsLogger
-from jepa.train.run_dir import claim_run_dir
+from jepa.train.run_dir import check_run_dir, save_run_config
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,11 @@ class Trainer:
         self.dtype = select_precision(cfg.train.precision, self.device)
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
-        claim_run_dir(cfg, self.dist.is_main)
+        check_run_dir(cfg)
 
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank and every attempt
         setup = build()
+        save_run_config(cfg, self.dist.is_main)
         self.method, self.dataset, self.collate, self.facts = setup.method, setup.train_set, setup.collate, setup.facts
         self.method.to(self.device)
         self.optimizer = torch.optim.AdamW(

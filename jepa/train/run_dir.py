@@ -50,25 +50,36 @@ def config_differences(saved: dict, current: dict) -> dict[str, tuple[Any, Any]]
     }
 
 
-def claim_run_dir(cfg: DictConfig, is_main: bool = True) -> None:
-    """Check ``cfg`` against the config saved in its run directory, then save it there (main rank)."""
+def check_run_dir(cfg: DictConfig) -> None:
+    """Refuse ``cfg`` when its run directory holds a run with another config, unless ``train.resume`` says
+    ``never`` or ``force``; the ConfigError names every key that differs."""
+    saved_path = Path(cfg.run_dir) / CONFIG_FILE
+    if cfg.train.resume in ("never", "force") or not saved_path.exists():
+        return
+    differences = config_differences(
+        OmegaConf.to_container(OmegaConf.load(saved_path)), OmegaConf.to_container(cfg, resolve=True)
+    )
+    if differences:
+        listed = "; ".join(f"{key}: {old!r} there, {new!r} now" for key, (old, new) in differences.items())
+        raise ConfigError(
+            f"{cfg.run_dir} holds a run with another config ({listed}). Use name=<another name> for a new run, "
+            "train.resume=never to start this one afresh (its checkpoints are discarded), or train.resume=force "
+            "to continue it with the new values"
+        )
+
+
+def save_run_config(cfg: DictConfig, is_main: bool = True) -> None:
+    """Write ``config.yaml`` (main rank); with ``train.resume=force`` a different saved config is kept as
+    ``config.previous.yaml`` first."""
     run_dir = Path(cfg.run_dir)
     saved_path = run_dir / CONFIG_FILE
     current = OmegaConf.to_container(cfg, resolve=True)
-    resume = cfg.train.resume
-    if saved_path.exists() and resume != "never":
-        differences = config_differences(OmegaConf.to_container(OmegaConf.load(saved_path)), current)
-        if differences and resume != "force":
-            listed = "; ".join(f"{key}: {old!r} there, {new!r} now" for key, (old, new) in differences.items())
-            raise ConfigError(
-                f"{run_dir} holds a run with another config ({listed}). Use name=<another name> for a new run, "
-                "train.resume=never to start this one afresh (its checkpoints are discarded), or train.resume=force "
-                "to continue it with the new values"
-            )
-        if differences and is_main:
-            log.warning("train.resume=force: continuing %s with changed %s", run_dir, ", ".join(differences))
-            saved_path.replace(run_dir / PREVIOUS_CONFIG_FILE)
     if is_main:
+        if cfg.train.resume == "force" and saved_path.exists():
+            differences = config_differences(OmegaConf.to_container(OmegaConf.load(saved_path)), current)
+            if differences:
+                log.warning("train.resume=force: continuing %s with changed %s", run_dir, ", ".join(differences))
+                saved_path.replace(run_dir / PREVIOUS_CONFIG_FILE)
         run_dir.mkdir(parents=True, exist_ok=True)
         saved_path.write_text(OmegaConf.to_yaml(current))
     barrier()

@@ -1,0 +1,105 @@
+"""The command line every command shares: help, printing the config, the user's own configs, sweeps, and run
+directories that refuse a changed config."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jepa.cli import main
+
+
+def _jepa(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jepa.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "collect", "rollout", "compare"])
+def test_help_lists_the_groups_and_every_key_with_its_default(command, tmp_path):
+    result = _jepa(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "== Configuration groups ==" in result.stdout
+    keys = {"train": "warmup_steps: 100", "eval": "baselines: true", "collect": "episodes_per_shard: 50"}
+    keys |= {"rollout": "samples: 150", "compare": "out: compare.png"}
+    assert keys[command] in result.stdout
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_cfg_prints_the_resolved_config_and_exits(tmp_path):
+    result = _jepa("train", "experiment=wm_two_rooms", "optim.lr=0.002", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    cfg = yaml.safe_load(result.stdout)
+    assert cfg["method"]["name"] == "world_model" and cfg["optim"]["lr"] == 0.002
+    assert not any(tmp_path.iterdir())
+
+
+def _own_experiment(directory: Path, body: str) -> Path:
+    (directory / "experiment").mkdir(parents=True)
+    (directory / "experiment" / "mine.yaml").write_text("# @package _global_\n" + body)
+    return directory
+
+
+def test_a_users_own_config_directory_composes_with_the_shipped_groups(tmp_path):
+    own = _own_experiment(
+        tmp_path / "configs", "defaults:\n  - override /data: digits\nname: mine\noptim:\n  lr: 0.003\n"
+    )
+    result = _jepa("train", "--config-dir", str(own), "experiment=mine", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    cfg = yaml.safe_load(result.stdout)
+    assert (cfg["name"], cfg["data"]["name"], cfg["optim"]["lr"]) == ("mine", "digits", 0.003)
+
+
+def test_a_misspelt_key_in_a_users_experiment_file_exits_2_naming_it(tmp_path):
+    own = _own_experiment(tmp_path / "configs", "optim:\n  learning_rate: 0.003\n")
+    result = _jepa("train", "--config-dir", str(own), "experiment=mine", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "learning_rate" in result.stderr and "optim" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_runs_its_jobs_one_after_another_each_into_its_own_run_directory(tiny_overrides, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Hydra keeps its record of the sweep under ./runs/sweeps
+    overrides = [o for o in tiny_overrides if not o.startswith("run_dir=")]
+    run_dir = tmp_path / "sweep"
+    args = ["train", "-m", *overrides, f"run_dir={run_dir}", "train.steps=2", "eval.enabled=false"]
+    assert main([*args, "data.num_workers=0", "optim.lr=0.001,0.002"]) == 0
+    runs = sorted(p.name for p in run_dir.iterdir())
+    assert runs == ["optim.lr_0.001", "optim.lr_0.002"]
+    for run, lr in zip(runs, (0.001, 0.002)):
+        saved = yaml.safe_load((run_dir / run / "config.yaml").read_text())
+        assert saved["optim"]["lr"] == lr and (run_dir / run / "checkpoints" / "latest").exists()
+
+
+def test_rerunning_a_run_with_a_changed_config_is_refused_naming_the_key(tiny_overrides, capsys):
+    common = ["train", *tiny_overrides, "train.steps=2", "eval.enabled=false", "data.num_workers=0"]
+    assert main(common) == 0
+    run_dir = Path(next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1])
+    saved = (run_dir / "config.yaml").read_text()
+    assert main(common) == 0  # the same config: resumes (here: already finished)
+
+    assert main([*common, "optim.lr=0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "optim.lr" in err and "train.resume=force" in err
+    assert (run_dir / "config.yaml").read_text() == saved  # never silently overwritten
+
+    assert main([*common, "optim.lr=0.01", "train.steps=3", "train.resume=force"]) == 0
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["optim"]["lr"] == 0.01
+    assert (run_dir / "config.previous.yaml").read_text() == saved
+    assert (run_dir / "checkpoints" / "step_00000003").exists()  # continued from step 2, not restarted
+
+
+def test_eval_probes_a_run_with_its_own_saved_config(tiny_overrides, capsys):
+    assert main(["train", *tiny_overrides, "train.steps=2", "eval.enabled=false", "data.num_workers=0"]) == 0
+    run_dir = next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1]
+    capsys.readouterr()
+    assert main(["eval", f"run={run_dir}", "eval.baselines=false", "threads=1"]) == 0
+    assert "probes on held-out shapes" in capsys.readouterr().out
+    assert (Path(run_dir) / "eval.json").exists()
+
+
+def test_unknown_command_prints_the_usage_and_exits_2(capsys):
+    assert main(["wm-train"]) == 2
+    assert "rollout" in capsys.readouterr().err
