@@ -9,6 +9,7 @@ A bad key or value exits with status 2, naming it, before any work.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,74 +31,28 @@ USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--
 
 @dataclass(frozen=True)
 class Command:
-    config: str  # jepa/configs/<config>.yaml and its schema
-    run: Callable[[DictConfig], object]
-    check: Callable[[DictConfig], None] = lambda cfg: None  # checks beyond the config's own, before any work
+    """A command's config (``jepa/configs/<config>.yaml`` and its schema), the ``module:function`` that does its
+    work, and the one, if any, that checks what the config cannot before any work; imported only when run."""
 
-
-def _train(cfg: DictConfig) -> None:
-    from jepa.commands.train import train
-
-    train(cfg)
-
-
-def _eval(cfg: DictConfig) -> None:
-    from jepa.commands.evaluate import evaluate
-
-    evaluate(cfg)
-
-
-def _check_bench(cfg: DictConfig) -> None:
-    from jepa.bench.reference import check_bench_reference
-
-    check_bench_reference(cfg)
-
-
-def _bench(cfg: DictConfig) -> None:
-    from jepa.bench.report import print_bench
-
-    print_bench(cfg)
-
-
-def _check_bench_video(cfg: DictConfig) -> None:
-    from jepa.bench.video import check_video_config
-
-    check_video_config(cfg)
-
-
-def _bench_video(cfg: DictConfig) -> None:
-    from jepa.bench.report import print_video_bench
-
-    print_video_bench(cfg)
-
-
-def _collect(cfg: DictConfig) -> None:
-    from jepa.commands.collect import collect
-
-    collect(cfg)
-
-
-def _rollout(cfg: DictConfig) -> None:
-    from jepa.commands.rollout import rollout
-
-    rollout(cfg)
-
-
-def _compare(cfg: DictConfig) -> None:
-    from jepa.commands.compare import compare
-
-    compare(cfg)
+    config: str
+    run: str
+    check: str | None = None
 
 
 COMMANDS = {
-    "train": Command("train", _train),
-    "eval": Command("eval", _eval),
-    "bench": Command("train", _bench, _check_bench),
-    "bench-video": Command("train", _bench_video, _check_bench_video),
-    "collect": Command("collect", _collect),
-    "rollout": Command("rollout", _rollout),
-    "compare": Command("compare", _compare),
+    "train": Command("train", "jepa.commands.train:train"),
+    "eval": Command("eval", "jepa.commands.evaluate:evaluate"),
+    "bench": Command("train", "jepa.bench.report:print_bench", "jepa.bench.reference:check_bench_reference"),
+    "bench-video": Command("train", "jepa.bench.report:print_video_bench", "jepa.bench.video:check_video_config"),
+    "collect": Command("collect", "jepa.commands.collect:collect"),
+    "rollout": Command("rollout", "jepa.commands.rollout:rollout"),
+    "compare": Command("compare", "jepa.commands.compare:compare"),
 }
+
+
+def _function(path: str) -> Callable[[DictConfig], object]:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _swept_keys(args: list[str]) -> set[str]:
@@ -141,9 +96,10 @@ def run_command(name: str, args: list[str]) -> int:
         started = True
         try:
             VALIDATORS[command.config](cfg)
-            command.check(cfg)
+            if command.check:
+                _function(command.check)(cfg)
             _in_sweep_job_dir(cfg, swept)
-            command.run(cfg)
+            _function(command.run)(cfg)
         except ConfigError as err:
             print(f"jepa {name}: bad config: {err}", file=sys.stderr)
             raise SystemExit(2) from None

@@ -1,3 +1,10 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 import torch
 
@@ -70,3 +77,41 @@ def video_overrides(tmp_path_factory, tmp_path):
     """A toy V-JEPA config whose generated videos are shared by the tests of one session."""
     root = tmp_path_factory.getbasetemp() / "videos"
     return [*TINY_VIDEO, f"data.root={root}", f"run_dir={tmp_path / 'run'}"]
+
+
+def _logged_losses(run_dir) -> dict[int, float]:
+    return {m["step"]: m["loss"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture
+def killed_and_resumed_losses(tmp_path):
+    """``run(train_args, steps, kill_after)``: ``jepa train`` once uninterrupted and once SIGKILLed after its
+    checkpoint of step ``kill_after`` and then re-run; -> (the step it resumed from, its losses per step, the
+    uninterrupted run's losses per step)."""
+
+    def cli(*args: str) -> list[str]:
+        return [sys.executable, "-m", "jepa.cli", "train", *args]
+
+    def run(train_args: list[str], steps: int, kill_after: int) -> tuple[int, dict, dict]:
+        from jepa.train.checkpoint import latest_checkpoint
+
+        reference, killed = tmp_path / "reference", tmp_path / "killed"
+        subprocess.run(cli(*train_args, f"run_dir={reference}"), check=True, timeout=600, capture_output=True)
+        proc = subprocess.Popen(
+            cli(*train_args, f"run_dir={killed}"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            pointer = killed / "checkpoints" / "latest"
+            if pointer.exists() and pointer.read_text().strip() >= f"step_{kill_after:08d}":
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        resumed_from = int(latest_checkpoint(killed / "checkpoints").name.split("_")[1])
+        assert resumed_from < steps
+        subprocess.run(cli(*train_args, f"run_dir={killed}"), check=True, timeout=600, capture_output=True)
+        return resumed_from, _logged_losses(killed), _logged_losses(reference)
+
+    return run

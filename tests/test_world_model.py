@@ -1,10 +1,7 @@
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +10,6 @@ import torch
 
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder, block_causal_mask
-from jepa.train.checkpoint import latest_checkpoint
 
 D, A, P = 8, 3, 2
 
@@ -363,27 +359,10 @@ def _cli(*args: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_world_model_resumes_after_sigkill_with_the_uninterrupted_losses(collected, tmp_path):
-    common = ["train", *TINY_WM, f"data.root={collected}", "train.steps=60", "train.checkpoint_every=5"]
+def test_world_model_resumes_after_sigkill_with_the_uninterrupted_losses(collected, killed_and_resumed_losses):
+    common = [*TINY_WM, f"data.root={collected}", "train.steps=60", "train.checkpoint_every=5"]
     common += ["eval.enabled=false", "data.num_workers=1"]
-    reference, killed = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(_cli(*common, f"run_dir={reference}"), check=True, timeout=600, capture_output=True)
-
-    proc = subprocess.Popen(_cli(*common, f"run_dir={killed}"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        pointer = killed / "checkpoints" / "latest"
-        if pointer.exists() and pointer.read_text().strip() >= "step_00000010":
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    resumed_from = int(latest_checkpoint(killed / "checkpoints").name.split("_")[1])
-    assert resumed_from < 60
-
-    subprocess.run(_cli(*common, f"run_dir={killed}"), check=True, timeout=600, capture_output=True)
-    expected, got = _losses(reference), _losses(killed)
+    resumed_from, got, expected = killed_and_resumed_losses(common, steps=60, kill_after=10)
     assert sorted(got) == list(range(1, 61))  # no gap, no duplicate records
     for step in range(resumed_from + 1, 61):
         assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-7), step

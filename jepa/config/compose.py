@@ -14,8 +14,8 @@ from jepa.config.validate import VALIDATORS
 def load_config(
     overrides: Sequence[str] = (), command: str = "train", config_dir: str | Path | None = None
 ) -> DictConfig:
-    """``jepa/configs/<command>.yaml`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search path,
-    e.g. for ``experiment=mine``), then checked. Raises Hydra's errors for unknown keys or types and
+    """``jepa/configs/<command>.yaml`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search
+    path, e.g. for ``experiment=mine``), then checked. Raises Hydra's errors for unknown keys or types and
     :class:`jepa.common.errors.ConfigError` for bad values, each naming the key."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
