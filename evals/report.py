@@ -42,6 +42,7 @@ def write_eval(results: dict, path: str | Path) -> None:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the results from everyone else on a shared machine
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -234,8 +234,8 @@ def test_the_engine_trains_the_world_model_and_its_run_rebuilds_from_the_checkpo
     assert "rankme" in metrics[-1]  # the collapse monitors watch the world model's latents too
     assert any((trained / "tb").iterdir()) and (trained / "checkpoints" / "latest").exists()
     eval_json = json.loads((trained / "eval.json").read_text())
-    assert {row["encoder"] for row in eval_json["probe"]} == {"world_model", "random_init", "raw_input"}
-    assert np.isfinite(eval_json["val_teacher"])
+    assert {row["encoder"] for row in eval_json["rows"]} == {"world_model", "random_init", "raw_input"}
+    assert np.isfinite(eval_json["val_teacher"]) and (trained / "summary.png").stat().st_size > 0
 
 
 def test_eval_rereads_the_world_model_run_from_its_saved_config(trained, capsys):
@@ -282,7 +282,7 @@ def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_t
     encoded = EncodedWindows(windows, model)[7]  # what training saw: every frame encoded once, up front
     assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-5)
     assert torch.equal(encoded["actions"], windows[7]["actions"])
-    probe = json.loads((trained_frozen / "eval.json").read_text())["probe"]
+    probe = json.loads((trained_frozen / "eval.json").read_text())["rows"]
     assert {row["encoder"] for row in probe} == {"world_model", "random_init", "raw_input"}
     assert all(np.isfinite(row["r2"]) for row in probe)
 

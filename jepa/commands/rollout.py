@@ -13,7 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the environments)
 from envs.experts import RandomAgent, make_expert
@@ -88,6 +88,8 @@ def rollout(cfg: DictConfig) -> dict:
         else:
             agent = RandomAgent(_action_space(env_id), cfg.seed)
         out = cfg.out or f"runs/rollout_{env_id.split('/')[-1]}_{cfg.agent.name}"
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "config.yaml").write_text(OmegaConf.to_yaml(cfg))  # what the figures of rollout.json came from
     return run_episodes(
         env_id,
         agent,

@@ -28,13 +28,15 @@ def _pyplot():
 
 
 def plot_run(run_dir: str | Path) -> Path:
+    """``summary.png`` of a run: its training loss, its collapse monitors and, once ``eval.json`` holds probe
+    ``rows``, their held-out accuracies (or R² of float labels) per encoder."""
     plt = _pyplot()
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     steps = [m["step"] for m in metrics]
     axes[0].plot(steps, [m["loss"] for m in metrics])
-    axes[0].set(title="prediction loss", xlabel="step", yscale="log")
+    axes[0].set(title="training loss", xlabel="step", yscale="log")
     monitored = [m for m in metrics if "rankme" in m]
     if monitored:
         ax = axes[1]
@@ -52,7 +54,7 @@ def plot_run(run_dir: str | Path) -> Path:
         # datasets without a class (trajectory frames) are judged by their float labels' R² instead
         accuracy = bool(probes)
         scale, title = (100, "held-out probe accuracy (%)") if accuracy else (1, "held-out probe R²")
-        probes = probes or [c for c in rows[0] if c.endswith("_r2")]
+        probes = probes or [c for c in rows[0] if c == "r2" or c.endswith("_r2")]
         width = 0.8 / max(len(probes), 1)
         for i, probe in enumerate(probes):
             xs = [j + i * width for j in range(len(rows))]

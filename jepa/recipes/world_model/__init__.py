@@ -25,6 +25,7 @@ from jepa.recipes.world_model.data import (
 from jepa.recipes.world_model.frozen import build_pooled_encoder, load_pretrained_encoder
 from jepa.recipes.world_model.probe import position_probe
 from jepa.train.engine import TrainingSetup
+from jepa.train.plots import plot_run
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,14 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
 
 def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     """Held-out teacher-forcing and rollout losses and the position probe (against a random-init model of the same
-    architecture and raw pixels); writes ``eval.json`` and prints them."""
+    architecture and raw pixels); writes ``eval.json`` and ``summary.png`` and prints them."""
     model.eval()
     windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
     _, val_set = split_by_shard(windows, cfg.data.val_shards)
     results = dict(validation_losses(model, val_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio)))
     torch.manual_seed(cfg.train.seed + 1)
     random_init = build_world_model(cfg, facts).eval()
-    results["probe"] = position_probe(
+    results["rows"] = position_probe(
         {"world_model": model, "random_init": random_init},
         windows,
         cfg.data.val_shards,
@@ -95,8 +96,9 @@ def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     write_eval(results, run_dir / "eval.json")
     print("\nheld-out losses: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("val_")))
     print("agent position probe (ridge R² on held-out episodes):")
-    print(format_table(results["probe"], ["encoder", "r2"]))
-    print(f"wrote {run_dir / 'eval.json'}")
+    print(format_table(results["rows"], ["encoder", "r2"]))
+    plot_run(run_dir)
+    print(f"wrote {run_dir / 'eval.json'} and {run_dir / 'summary.png'}")
     return results
 
 
