@@ -9,6 +9,7 @@ adds ids that are not registered yet, so re-imports and reloads are harmless.
 """
 
 import gymnasium
+import numpy as np
 
 
 def _pixel(base_id: str, max_episode_steps: int, **kwargs) -> dict:
@@ -33,6 +34,15 @@ _OPTIONAL_SPECS: dict[str, dict] = {
     "jepa/PixelPushT-v0": _pixel("gym_pusht/PushT-v0", 300, requires="gym_pusht", extra="pusht", obs_type="state"),
 }
 OPTIONAL_ENV_IDS = tuple(_OPTIONAL_SPECS)
+
+
+def true_state(info: dict) -> np.ndarray:
+    """The simulator state an env reports beside its frames (float32): the pixel wrappers' ``state``, else
+    Two-Rooms' ``pos``. What collected trajectories record and what a world model's proprio input reads."""
+    for key in ("state", "pos"):
+        if key in info:
+            return np.asarray(info[key], dtype=np.float32)
+    raise KeyError(f"the env's info has neither 'state' nor 'pos' to read the true state from: {sorted(info)}")
 
 
 def register_envs() -> None:

@@ -37,15 +37,16 @@ class Command:
     config: str
     run: str
     check: str | None = None
+    output: str | None = None  # the key naming the directory it writes, which each job of a sweep gets its own of
 
 
 COMMANDS = {
-    "train": Command("train", "jepa.commands.train:train"),
+    "train": Command("train", "jepa.commands.train:train", output="run_dir"),
     "eval": Command("eval", "jepa.commands.evaluate:evaluate"),
-    "bench": Command("train", "jepa.bench.report:print_bench", "jepa.bench.reference:check_bench_reference"),
+    "bench": Command("train", "jepa.bench.report:print_bench", "jepa.bench.step:check_bench"),
     "bench-video": Command("train", "jepa.bench.report:print_video_bench", "jepa.bench.video:check_video_config"),
-    "collect": Command("collect", "jepa.commands.collect:collect"),
-    "rollout": Command("rollout", "jepa.commands.rollout:rollout"),
+    "collect": Command("collect", "jepa.commands.collect:collect", output="out"),
+    "rollout": Command("rollout", "jepa.commands.rollout:rollout", output="out"),
     "compare": Command("compare", "jepa.commands.compare:compare"),
 }
 
@@ -56,26 +57,42 @@ def _function(path: str) -> Callable[[DictConfig], object]:
 
 
 def _swept_keys(args: list[str]) -> set[str]:
-    """The keys a sweep varies (``optim.lr=1e-3,5e-4``), from the command line as Hydra parses it."""
+    """The keys a sweep varies (``optim.lr=1e-3,5e-4``), from the command line as Hydra parses it; an override it
+    cannot parse raises a ConfigError quoting it."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
-    overrides = [arg for arg in args if not arg.startswith("-") and "=" in arg]
-    return {o.key_or_group for o in OverridesParser.create().parse_overrides(overrides) if o.is_sweep_override()}
+    from jepa.common.errors import ConfigError
+
+    parser, swept = OverridesParser.create(), set()
+    for arg in (a for a in args if not a.startswith("-") and "=" in a):
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except HydraException as err:
+            raise ConfigError(f"cannot parse {arg!r}: {err}") from None
+        if override.is_sweep_override():
+            swept.add(override.key_or_group)
+    return swept
 
 
-def _in_sweep_job_dir(cfg: DictConfig, swept: set[str]) -> None:
-    """In a sweep (-m), each job trains into its own directory, named by its values of the swept keys:
-    ``<run_dir>/optim.lr_0.001__model.depth_4`` (no ``=`` or ``,``, which a later override would have to quote)."""
+def _in_sweep_job_dir(cfg: DictConfig, output: str | None, swept: set[str]) -> None:
+    """In a sweep (-m), each job writes into its own directory (the ``output`` key's: a training run's
+    ``run_dir``, a collection's or a rollout's ``out``), named by its values of the swept keys:
+    ``<dir>/optim.lr_0.001__model.depth_4`` (no ``=`` or ``,``, which a later override would have to quote)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from jepa.config.schema import rollout_out
+
     hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN or "run_dir" not in cfg:
+    if hydra_cfg.mode != RunMode.MULTIRUN or output is None:
         return
     pairs = [o.split("=", 1) for o in hydra_cfg.overrides.task]
-    values = [f"{key.lstrip('+~')}_{value}" for key, value in pairs if key.lstrip("+~") in swept]
-    if values:
-        cfg.run_dir = f"{cfg.run_dir}/{'__'.join(values)}"
+    values = "__".join(f"{key.lstrip('+~')}_{value}" for key, value in pairs if key.lstrip("+~") in swept)
+    if not values:
+        return
+    directory = rollout_out(cfg) if "planner" in cfg else cfg[output]  # a rollout's default depends on its keys
+    cfg[output] = f"{directory}/{values}"
 
 
 def run_command(name: str, args: list[str]) -> int:
@@ -85,20 +102,24 @@ def run_command(name: str, args: list[str]) -> int:
     from jepa.common.distributed import shutdown
     from jepa.common.errors import ConfigError
     from jepa.config.store import register_configs
-    from jepa.config.validate import VALIDATORS
+    from jepa.config.validate import validate
 
     command = COMMANDS[name]
     started = False
-    swept = _swept_keys(args)
+    try:
+        swept = _swept_keys(args)
+    except ConfigError as err:
+        print(f"jepa {name}: bad config: {err}", file=sys.stderr)
+        return 2
 
     def task(cfg: DictConfig) -> None:
         nonlocal started
         started = True
         try:
-            VALIDATORS[command.config](cfg)
+            validate(command.config, cfg)
             if command.check:
                 _function(command.check)(cfg)
-            _in_sweep_job_dir(cfg, swept)
+            _in_sweep_job_dir(cfg, command.output, swept)
             _function(command.run)(cfg)
         except ConfigError as err:
             print(f"jepa {name}: bad config: {err}", file=sys.stderr)
@@ -109,7 +130,7 @@ def run_command(name: str, args: list[str]) -> int:
     try:
         hydra.main(config_path="pkg://jepa.configs", config_name=command.config, version_base=None)(task)()
     except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
+        code = 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
         # Hydra exits 1 on a config it cannot compose (an unknown key, a wrong type): a bad config too
         return 2 if code == 1 and not started else code
     finally:

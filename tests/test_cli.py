@@ -103,3 +103,41 @@ def test_eval_probes_a_run_with_its_own_saved_config(tiny_overrides, capsys):
 def test_unknown_command_prints_the_usage_and_exits_2(capsys):
     assert main(["wm-train"]) == 2
     assert "rollout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "train.resume=foce"], "train.resume='foce'"),
+        (["eval"], "run must be set"),
+        (["eval", "run=/nonexistent/run"], "run=/nonexistent/run has no checkpoint"),
+        (["compare"], "runs must be set"),
+        (["train", "optim.lr=[1,"], "optim.lr"),
+        (["rollout", "agent=random", "env.id=CartPole-v1"], "continuous actions"),
+        (["rollout", "agent=expert", "env=pendulum", "env.id=MountainCarContinuous-v0"], "agent=expert"),
+        (["bench", "experiment=wm_two_rooms"], "masked-JEPA training step only"),
+    ],
+)
+def test_bad_configs_of_every_command_exit_2_before_any_work(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_collect_refuses_a_directory_that_is_not_empty(tmp_path, capsys):
+    (tmp_path / "old.npz").write_bytes(b"")
+    assert main(["collect", f"out={tmp_path}", "episodes=1"]) == 2
+    assert "is not empty" in capsys.readouterr().err
+
+
+def test_resume_never_starts_afresh_and_a_path_resumes_from_that_runs_latest_checkpoint(tiny_overrides, tmp_path):
+    common = ["train", *tiny_overrides, "train.steps=2", "eval.enabled=false", "data.num_workers=0"]
+    run_dir = Path(next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1])
+    assert main(common) == 0
+    (run_dir / "eval.json").write_text("{}")  # left from an earlier evaluation
+    other = tmp_path / "continued"
+    assert main([*common, f"run_dir={other}", "train.steps=3", f"train.resume={run_dir}"]) == 0
+    assert sorted(p.name for p in (other / "checkpoints").glob("step_*")) == ["step_00000003"]
+    assert main([*common, "train.resume=never"]) == 0
+    assert not (run_dir / "eval.json").exists()  # nothing of the old run is left to mix with the new one

@@ -236,8 +236,8 @@ def test_a_bad_collect_value_fails_naming_the_key(overrides, key):
 
 
 def test_collect_refuses_a_used_directory_and_state_observations(two_rooms_dir):
-    with pytest.raises(FileExistsError):
-        collect(_two_rooms(two_rooms_dir))
+    with pytest.raises(ConfigError, match="is not empty"):
+        _two_rooms(two_rooms_dir)
     state_based = two_rooms_dir.parent / "state_based"
     with pytest.raises(ValueError, match="not RGB frames"):
         collect(_collect_config("env.id=Pendulum-v1", "num_envs=1", f"out={state_based}"))

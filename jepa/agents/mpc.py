@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from envs import true_state
 from jepa.data.trajectories import obs_to_tensor
 from jepa.methods import WorldModel
 from jepa.planning import METRICS, MPC, Planner, RolloutFn, SamplingPlanner, goal_energy
@@ -40,7 +41,7 @@ class MPCAgent:
     One model step spans ``frameskip`` env steps; with ``hold`` the planner chooses one env action (A,) per
     model step, held for all of them, otherwise all ``frameskip`` of them (frameskip * A,), so its action bounds
     must be the env's tiled accordingly. ``proprio``: the model also takes the true state as a proprio token,
-    read from ``info["pos"]`` (Two-Rooms) or else ``info["state"]`` (pixel wrappers). ``metric`` (l1 or l2) is
+    read as collection recorded it (:func:`envs.true_state`). ``metric`` (l1 or l2) is
     the latent distance recorded at each replanning.
     """
 
@@ -88,8 +89,7 @@ class MPCAgent:
         z = self._encode(observation)
         proprio = None
         if self.proprio:
-            state = info["pos"] if "pos" in info else info["state"]
-            proprio = torch.as_tensor(np.asarray(state), dtype=torch.float32, device=self.device).view(1, 1, -1)
+            proprio = torch.as_tensor(true_state(info), device=self.device).view(1, 1, -1)
         self.latent_distance.append(goal_energy(z[None], self.z_goal, self.metric).item())
         rollout = latent_rollout(self.model, proprio, self.frameskip, self.hold)
         plan = torch.stack([self.mpc.act(rollout, z, self.z_goal) for _ in range(self.mpc.execute)])

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from jepa.train.plots import pyplot
+
 
 def save_gif(frames: list[np.ndarray], path: str | Path, min_size: int = 192, ms_per_frame: int = 80) -> Path:
     """RGB uint8 frames (H, W, 3) -> an endlessly looping GIF. Small frames (64 px observations) are enlarged by
@@ -26,21 +28,12 @@ def _colour(episode: dict) -> str:
     return "tab:green" if episode["success"] else "tab:red"
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_distances(episodes: list[dict], path: str | Path) -> Path:
     """True distance to the goal at every env step (``true_distance``, one value per step from the reset on) and,
     when every episode has it, the agent's latent distance to the goal latent at each replanning (``latent_distance``
     at env steps ``env_steps``) to its left: a falling latent distance with a flat true one is a model that plans
     towards the wrong place."""
-    plt = _pyplot()
+    plt = pyplot()
     latent = all("latent_distance" in e for e in episodes)
     fig, axes = plt.subplots(1, 1 + latent, figsize=(5.5 * (1 + latent), 4), squeeze=False)
     for episode in episodes:
@@ -62,7 +55,7 @@ def plot_distances(episodes: list[dict], path: str | Path) -> Path:
 def plot_returns(episodes: list[dict], mean: float, ci: tuple[float, float] | None, path: str | Path) -> Path:
     """The return of each episode (coloured by success when reported), their mean and its confidence interval
     (``ci``, None with a single episode): for envs whose info has no distance to a goal."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(range(len(episodes)), [e["return"] for e in episodes], c=[_colour(e) for e in episodes])
     ax.axhline(mean, color="black", label=f"mean {mean:.1f}")

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import TensorDataset
 
 from jepa.bench.measure import mask_sizes, matmul_peak_gflops, measure
+from jepa.common.errors import ConfigError
 from jepa.common.runtime import autocast
 from jepa.config import saved_config
 from jepa.data.loader import build_train_loader
@@ -131,3 +132,12 @@ def bench_precision(cfg_dict: dict, precision: str) -> dict[str, float]:
             **row,
             "compiled": compile_after_counting,
         }
+
+
+def check_bench(cfg: DictConfig) -> None:
+    """Before any process starts: the bench times the masked-JEPA step, and ``bench.reference`` must be usable."""
+    from jepa.bench.reference import check_bench_reference
+
+    if cfg.method.name != "masked_jepa":
+        raise ConfigError(f"method={cfg.method.name}: jepa bench times the masked-JEPA training step only")
+    check_bench_reference(cfg)

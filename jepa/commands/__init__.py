@@ -1,1 +1,2 @@
-"""One module per ``jepa`` command: each takes its composed, checked config and does the work."""
+"""The ``jepa`` commands that are not benches (those are in :mod:`jepa.bench`): each takes its composed, checked
+config and does the work."""

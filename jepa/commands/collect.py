@@ -16,18 +16,15 @@ import gymnasium as gym
 import numpy as np
 from omegaconf import DictConfig
 
-import envs  # noqa: F401  (registers the environments)
+from envs import true_state  # importing envs registers the environments
 from envs.minari_export import export_minari
 from envs.policies import Policy, make_policy
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
 
 
 def _state(infos: dict[str, Any], i: int) -> np.ndarray:
-    """The true state recorded with an observation: pixel wrappers' ``state``, else Two-Rooms' ``pos``."""
-    for key in ("state", "pos"):
-        if key in infos:
-            return np.asarray(infos[key][i], dtype=np.float32)
-    raise KeyError(f"the env's info has neither 'state' nor 'pos' to record as the true state: {sorted(infos)}")
+    """The true state of env ``i`` of a vector env (:func:`envs.true_state`)."""
+    return true_state({key: infos[key][i] for key in ("state", "pos") if key in infos})
 
 
 class _EpisodeBuffer:

@@ -19,6 +19,7 @@ import envs  # noqa: F401  (registers the environments)
 from envs.experts import RandomAgent, make_expert
 from jepa.agents import MPCAgent, run_episodes
 from jepa.common.errors import ConfigError
+from jepa.config.schema import rollout_out
 from jepa.planning import PLANNERS, Planner
 from jepa.recipes import load_run
 
@@ -53,10 +54,31 @@ def _action_space(env_id: str) -> gym.spaces.Box:
     return space
 
 
-def _mpc_agent(cfg: DictConfig, run_cfg: DictConfig, model, env_id: str) -> MPCAgent:
+def _check_plannable(cfg: DictConfig, env_id: str, dims: dict) -> gym.spaces.Box:
+    """The env's action space, once it is known that the world model of ``run`` can plan in it."""
+    env = gym.make(env_id)
+    space, shape = env.action_space, env.observation_space.shape
+    has_goal = hasattr(env.unwrapped, "goal_observation")
+    env.close()
+    if not has_goal:
+        raise ConfigError(f"env.id={env_id} gives no goal image (goal_observation), which agent=mpc plans towards")
+    if not isinstance(space, gym.spaces.Box) or space.shape != (dims["action_dim"],):
+        raise ConfigError(
+            f"env.id={env_id} takes actions {space}; the world model of run={cfg.run} was trained on "
+            f"{dims['action_dim']}-dimensional ones"
+        )
+    if shape[:2] != (dims["image_size"], dims["image_size"]):
+        raise ConfigError(
+            f"env.id={env_id} renders {shape} frames; the world model of run={cfg.run} was trained on "
+            f"{dims['image_size']} px ones"
+        )
+    return space
+
+
+def _mpc_agent(cfg: DictConfig, run_cfg: DictConfig, model, facts: dict, env_id: str) -> MPCAgent:
     if run_cfg.method.name != "world_model":
         raise ConfigError(f"run={cfg.run} trained method={run_cfg.method.name}; agent=mpc needs a world model")
-    space = _action_space(env_id)
+    space = _check_plannable(cfg, env_id, facts["dims"])
     k, p = run_cfg.method.frameskip, cfg.planner
     low, high = (np.tile(bound, 1 if p.hold else k) for bound in (space.low, space.high))
     return MPCAgent(
@@ -75,10 +97,9 @@ def rollout(cfg: DictConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.agent.name == "mpc":
-        run_cfg, model, _ = load_run(cfg.run)
+        run_cfg, model, facts = load_run(cfg.run)
         env_id = cfg.env.id or _collected_env(run_cfg)
-        agent = _mpc_agent(cfg, run_cfg, model, env_id)
-        out = cfg.out or str(Path(cfg.run) / f"rollout_{cfg.planner.name}")
+        agent = _mpc_agent(cfg, run_cfg, model, facts, env_id)
     else:
         env_id = cfg.env.id
         if cfg.agent.name == "expert":
@@ -87,7 +108,7 @@ def rollout(cfg: DictConfig) -> dict:
             env.close()
         else:
             agent = RandomAgent(_action_space(env_id), cfg.seed)
-        out = cfg.out or f"runs/rollout_{env_id.split('/')[-1]}_{cfg.agent.name}"
+    out = rollout_out(cfg)
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "config.yaml").write_text(OmegaConf.to_yaml(cfg))  # what the figures of rollout.json came from
     return run_episodes(

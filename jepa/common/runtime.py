@@ -13,6 +13,8 @@ def select_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"train.device={requested} but CUDA is not available; use train.device=auto or cpu")
+        if device.type == "cuda" and device.index is None:  # each torchrun process takes its own GPU
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
         return device
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank % torch.cuda.device_count())

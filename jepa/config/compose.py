@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from jepa.config.store import register_configs
-from jepa.config.validate import VALIDATORS
+from jepa.config.validate import validate
 
 
 def load_config(
@@ -25,7 +25,7 @@ def load_config(
     extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
     with initialize_config_module(config_module="jepa.configs", version_base=None):
         cfg = compose(config_name=command, overrides=[*extra, *overrides])
-    VALIDATORS[command](cfg)
+    validate(command, cfg)
     return cfg
 
 

@@ -252,6 +252,16 @@ class RolloutConfig:
     progress: bool = True
 
 
+def rollout_out(cfg) -> str:
+    """Where ``jepa rollout`` writes: ``out``, by default ``<run>/rollout_<planner>`` for a world model's MPC and
+    ``runs/rollout_<env>_<agent>`` otherwise."""
+    if cfg.out:
+        return cfg.out
+    if cfg.agent.name == "mpc":
+        return f"{cfg.run}/rollout_{cfg.planner.name}"
+    return f"runs/rollout_{cfg.env.id.split('/')[-1]}_{cfg.agent.name}"
+
+
 @dataclass
 class CompareConfig:
     """``jepa compare runs=[a,b]``: overlay the training curves of several runs."""

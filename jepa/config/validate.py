@@ -6,6 +6,7 @@ They run right after composition, before any data is read or written, so a bad c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -49,6 +50,12 @@ def validate_train(cfg: DictConfig) -> None:
     check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards")
     check_pairs(cfg, "optim.betas", "optim.ema_momentum")
     check_threads("train.threads", cfg.train.threads)
+    resume = cfg.train.resume
+    if resume not in ("auto", "never", "force") and not Path(resume).expanduser().exists():
+        raise ConfigError(
+            f"train.resume={resume!r}: choose auto, never or force, or give an existing checkpoint, checkpoints "
+            "directory or run directory"
+        )
     if cfg.bench.reference_masks and not cfg.bench.reference:
         raise ConfigError("bench.reference_masks=true needs bench.reference=<a checkout of facebookresearch/ijepa>")
     METHOD_CHECKS[cfg.method.name](cfg)
@@ -180,9 +187,15 @@ METHOD_CHECKS: dict[str, Callable[[DictConfig], None]] = {"masked_jepa": _masked
 
 
 # ---- the other commands ---------------------------------------------------------------------------------------
+def _check_trained_run(key: str, run: str) -> None:
+    if not (Path(run).expanduser() / "checkpoints" / "latest").exists():
+        raise ConfigError(f"{key}={run} has no checkpoint: not a jepa train run directory, or not trained yet")
+
+
 def validate_eval(cfg: DictConfig) -> None:
     check_positive(cfg, "eval.batch_size")
     check_threads("threads", cfg.threads)
+    _check_trained_run("run", cfg.run)
 
 
 def _check_env(key: str, env_id: str) -> None:
@@ -209,6 +222,9 @@ def validate_collect(cfg: DictConfig) -> None:
         raise ConfigError("minari export needs the 'minari' extra: pip install 'jepa[minari]'")
     if cfg.policy == "waypoint" and cfg.env.id != "jepa/TwoRooms-v0":
         raise ConfigError(f"policy=waypoint drives Two-Rooms only, not env.id={cfg.env.id}")
+    out = Path(cfg.out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"out={cfg.out} is not empty; collect into a new directory")
 
 
 def validate_rollout(cfg: DictConfig) -> None:
@@ -228,17 +244,39 @@ def validate_rollout(cfg: DictConfig) -> None:
         raise ConfigError(f"planner.execute={p.execute} must lie in [1, planner.horizon = {p.horizon}]")
     if cfg.gifs < 0:
         raise ConfigError(f"gifs={cfg.gifs} must be >= 0")
-    if cfg.agent.name == "mpc" and not cfg.run:
-        raise ConfigError("agent=mpc plans with a trained world model: set run=<its jepa train run directory>")
-    if cfg.agent.name != "mpc" and not cfg.env.id:
+    if cfg.agent.name == "mpc":
+        if not cfg.run:
+            raise ConfigError("agent=mpc plans with a trained world model: set run=<its jepa train run directory>")
+        _check_trained_run("run", cfg.run)
+    elif not cfg.env.id:
         raise ConfigError(f"agent={cfg.agent.name} needs an environment: set env=two_rooms (or env.id=...)")
     if cfg.env.id:
         _check_env("env.id", cfg.env.id)
+    if cfg.agent.name == "expert":
+        from envs.experts import EXPERTS
+
+        check_choice("env.id (agent=expert)", cfg.env.id, EXPERTS)
+    if cfg.agent.name == "random":
+        import gymnasium as gym
+
+        env = gym.make(cfg.env.id)
+        box = isinstance(env.action_space, gym.spaces.Box)
+        env.close()
+        if not box:
+            raise ConfigError(f"agent=random samples continuous actions; env.id={cfg.env.id} has other actions")
 
 
 def validate_compare(cfg: DictConfig) -> None:
     if not cfg.runs:
         raise ConfigError("runs=[] names no run; give runs=[runs/a,runs/b]")
+
+
+def validate(command: str, cfg: DictConfig) -> None:
+    """Every key of ``command``'s config that must be given is set, and every value passes its checks."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be set, e.g. jepa {command} {missing[0]}=...")
+    VALIDATORS[command](cfg)
 
 
 VALIDATORS: dict[str, Callable[[DictConfig], None]] = {

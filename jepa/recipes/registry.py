@@ -1,7 +1,9 @@
 """The registry of trainable methods: how each is built from a config, rebuilt from a checkpoint, and evaluated.
 
-Adding a method is a ``jepa/methods`` module (the objective), a recipe here, a schema for its ``method`` section
-and a preset in ``jepa/configs/experiment``; the engine, the checkpoints, resumption, DDP and logging come for free.
+Adding a method is a ``jepa/methods`` module (the objective), a recipe module in ``jepa/recipes`` registering
+itself here, a schema for its ``method`` section (``jepa/config/schema.py: METHOD_SCHEMAS``) with its checks
+(``jepa/config/validate.py: METHOD_CHECKS``), and a preset in ``jepa/configs/experiment``; the engine, the
+checkpoints, resumption, DDP, logging and the command line come for free.
 """
 
 from __future__ import annotations

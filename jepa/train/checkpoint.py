@@ -107,6 +107,16 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     return path
 
 
+def find_checkpoint(path: str | Path) -> Path | None:
+    """A checkpoint directory, or the latest checkpoint of a ``checkpoints`` directory or of a run directory."""
+    path = Path(path).expanduser()
+    if (path / "state.json").exists():
+        return path
+    if (path / LATEST).exists():
+        return latest_checkpoint(path)
+    return latest_checkpoint(path / "checkpoints")
+
+
 def load_checkpoint(path: str | Path) -> tuple[int, dict[str, torch.Tensor], dict[str, Any]]:
     """-> (step, model_state, train_state). Reads only safetensors and JSON: no code can run."""
     path = Path(path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,10 +24,11 @@ from jepa.common.distributed import DistInfo, all_reduce_mean, barrier, init_dis
 from jepa.common.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
 from jepa.common.runtime import autocast, select_device, select_precision
 from jepa.data.loader import Collate, build_train_loader, stack
+from jepa.methods.protocol import Method
 from jepa.models.attention import Block
 from jepa.train import checkpoint as ckpt
 from jepa.train.logging import MetricsLogger
-from jepa.train.run_dir import check_run_dir, save_run_config
+from jepa.train.run_dir import check_run_dir, clear_run_dir, save_run_config
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class TrainingSetup:
     :class:`jepa.methods.Method`), its training set, the collate function that makes its batches, and the
     JSON-able ``facts`` a checkpoint needs to rebuild the method (e.g. sizes read from the data)."""
 
-    method: nn.Module
+    method: Method
     train_set: Dataset
     collate: Collate = stack
     facts: dict[str, Any] = field(default_factory=dict)
@@ -86,10 +86,11 @@ class Trainer:
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         check_run_dir(cfg)
+        if cfg.train.resume == "never":
+            clear_run_dir(cfg, self.dist.is_main)  # before building: nothing of the old run may leak in
 
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank and every attempt
         setup = build()
-        save_run_config(cfg, self.dist.is_main)
         self.method, self.dataset, self.collate, self.facts = setup.method, setup.train_set, setup.collate, setup.facts
         self.method.to(self.device)
         self.optimizer = torch.optim.AdamW(
@@ -99,6 +100,7 @@ class Trainer:
             fused=self.device.type in ("cpu", "cuda"),  # one kernel for all parameters instead of ~10 per tensor
         )
         self.step = self._maybe_resume()
+        save_run_config(cfg, self.dist.is_main)  # once the checkpoint it continues (if any) has loaded
         self.model: nn.Module = self.method
         if self.dist.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
@@ -108,14 +110,12 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _maybe_resume(self) -> int:
+        """The step to start from: 0, or that of the checkpoint ``train.resume`` names (``auto``/``force``: the
+        run's latest; a path: that checkpoint, a ``checkpoints`` directory's latest or a run directory's latest)."""
         resume = self.cfg.train.resume
         if resume == "never":
-            if self.dist.is_main and self.ckpt_dir.exists():
-                log.warning("train.resume=never: discarding the checkpoints in %s", self.ckpt_dir)
-                shutil.rmtree(self.ckpt_dir)
-            barrier()
             return 0
-        path = ckpt.latest_checkpoint(self.ckpt_dir) if resume in ("auto", "force") else Path(resume)
+        path = ckpt.latest_checkpoint(self.ckpt_dir) if resume in ("auto", "force") else ckpt.find_checkpoint(resume)
         if path is None:
             return 0
         step, model_state, state = ckpt.load_checkpoint(path)

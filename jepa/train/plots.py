@@ -17,7 +17,7 @@ COMPARED = {
 }
 
 
-def _pyplot():
+def pyplot():
     """matplotlib's pyplot on the file-only backend, imported late so the library never needs a display."""
     import matplotlib
 
@@ -30,7 +30,7 @@ def _pyplot():
 def plot_run(run_dir: str | Path) -> Path:
     """``summary.png`` of a run: its training loss, its collapse monitors and, once ``eval.json`` holds probe
     ``rows``, their held-out accuracies (or R² of float labels) per encoder."""
-    plt = _pyplot()
+    plt = pyplot()
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -75,7 +75,7 @@ def plot_run(run_dir: str | Path) -> Path:
 def plot_runs(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     """Overlay the loss and collapse-monitor curves (``COMPARED``) of several runs, one line per run labelled
     with its directory name, so an ablation reads in one figure."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(COMPARED), figsize=(5 * len(COMPARED), 4))
     for run_dir in map(Path, run_dirs):
         metrics = read_metrics(run_dir)

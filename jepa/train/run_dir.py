@@ -9,6 +9,7 @@ run afresh and ``train.resume=force`` continues it with the new values; both are
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jepa.common.distributed import barrier
 from jepa.common.errors import ConfigError
+from jepa.config.compose import saved_config
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +52,28 @@ def config_differences(saved: dict, current: dict) -> dict[str, tuple[Any, Any]]
     }
 
 
+def _saved(path: Path) -> dict:
+    """A saved config as today's schema reads it: keys added since it was written take their defaults."""
+    return OmegaConf.to_container(saved_config(OmegaConf.to_container(OmegaConf.load(path))), resolve=True)
+
+
+def clear_run_dir(cfg: DictConfig, is_main: bool = True) -> None:
+    """``train.resume=never``: empty the run directory (checkpoints, logs, statistics, results) so the fresh run
+    neither resumes from nor mixes with what was there."""
+    run_dir = Path(cfg.run_dir)
+    if is_main and run_dir.is_dir() and any(run_dir.iterdir()):
+        log.warning("train.resume=never: discarding %s", run_dir)
+        shutil.rmtree(run_dir)
+    barrier()
+
+
 def check_run_dir(cfg: DictConfig) -> None:
     """Refuse ``cfg`` when its run directory holds a run with another config, unless ``train.resume`` says
     ``never`` or ``force``; the ConfigError names every key that differs."""
     saved_path = Path(cfg.run_dir) / CONFIG_FILE
     if cfg.train.resume in ("never", "force") or not saved_path.exists():
         return
-    differences = config_differences(
-        OmegaConf.to_container(OmegaConf.load(saved_path)), OmegaConf.to_container(cfg, resolve=True)
-    )
+    differences = config_differences(_saved(saved_path), OmegaConf.to_container(cfg, resolve=True))
     if differences:
         listed = "; ".join(f"{key}: {old!r} there, {new!r} now" for key, (old, new) in differences.items())
         raise ConfigError(
@@ -76,7 +91,7 @@ def save_run_config(cfg: DictConfig, is_main: bool = True) -> None:
     current = OmegaConf.to_container(cfg, resolve=True)
     if is_main:
         if cfg.train.resume == "force" and saved_path.exists():
-            differences = config_differences(OmegaConf.to_container(OmegaConf.load(saved_path)), current)
+            differences = config_differences(_saved(saved_path), current)
             if differences:
                 log.warning("train.resume=force: continuing %s with changed %s", run_dir, ", ".join(differences))
                 saved_path.replace(run_dir / PREVIOUS_CONFIG_FILE)

@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig
 
 from evals import format_table, write_eval
+from jepa.common.runtime import select_device
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder
 from jepa.recipes.parts import build_regularizer
@@ -79,12 +80,13 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
 def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     """Held-out teacher-forcing and rollout losses and the position probe (against a random-init model of the same
     architecture and raw pixels); writes ``eval.json`` and ``summary.png`` and prints them."""
-    model.eval()
+    device = select_device(cfg.train.device)
+    model.eval().to(device)
     windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
     _, val_set = split_by_shard(windows, cfg.data.val_shards)
     results = dict(validation_losses(model, val_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio)))
     torch.manual_seed(cfg.train.seed + 1)
-    random_init = build_world_model(cfg, facts).eval()
+    random_init = build_world_model(cfg, facts).eval().to(device)
     results["rows"] = position_probe(
         {"world_model": model, "random_init": random_init},
         windows,

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, shard_split
 from jepa.methods import WorldModel
+from jepa.train.engine import to_device
 
 
 def window_dataset(root: str, steps: int, frameskip: int) -> TrajectoryDataset:
@@ -34,9 +35,10 @@ def data_dims(windows: TrajectoryDataset) -> dict[str, int]:
 
 @torch.no_grad()
 def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """uint8 frames (N, H, W, 3) -> latents (N, tokens, D)."""
+    """uint8 frames (N, H, W, 3) -> latents (N, tokens, D), on the CPU; encoded on the model's device."""
+    device = next(model.parameters()).device
     chunks = np.array_split(frames, max(1, len(frames) // batch_size))
-    return torch.cat([model.encode(obs_to_tensor(chunk)) for chunk in chunks])
+    return torch.cat([model.encode(obs_to_tensor(chunk).to(device)).cpu() for chunk in chunks])
 
 
 class EncodedWindows(Dataset):
@@ -92,8 +94,9 @@ def validation_losses(model: WorldModel, val_set: Dataset, collate: ModelSteps, 
     )
     sums: dict[str, float] = {}
     count = 0
+    device = next(model.parameters()).device
     for batch in itertools.islice(loader, 20):
-        out = model(batch)
+        out = model(to_device(batch, device))
         for key in ("teacher", "rollout"):
             if key in out:
                 sums[key] = sums.get(key, 0.0) + out[key].item()
