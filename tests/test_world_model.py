@@ -240,9 +240,16 @@ def test_the_engine_trains_the_world_model_and_its_run_rebuilds_from_the_checkpo
 
 def test_eval_rereads_the_world_model_run_from_its_saved_config(trained, capsys):
     from jepa.cli import main
+    from jepa.recipes import load_run
 
     (trained / "eval.json").unlink()
-    assert main(["eval", f"run={trained}", "threads=1"]) == 0
+    original = Path(load_run(trained)[0].data.root)
+    moved = trained.parent / "moved_data"
+    original.rename(moved)  # the data moved after training: data_root says where to
+    try:
+        assert main(["eval", f"run={trained}", f"data_root={moved}", "threads=1"]) == 0
+    finally:
+        moved.rename(original)
     assert "position probe" in capsys.readouterr().out
     assert np.isfinite(json.loads((trained / "eval.json").read_text())["val_rollout"])
 

@@ -14,4 +14,6 @@ def evaluate(cfg: DictConfig) -> dict:
     run_cfg, method, facts = load_run(cfg.run)
     run_cfg.eval = cfg.eval
     run_cfg.train.device = cfg.device
+    if cfg.data_root:
+        run_cfg.data.root = cfg.data_root
     return get_recipe(run_cfg.method.name).evaluate(run_cfg, method, facts)

@@ -183,6 +183,7 @@ class EvalRunConfig:
     """``jepa eval run=DIR``: probe a finished run again, with its own saved config."""
 
     run: str = MISSING  # a `jepa train` run directory
+    data_root: str = ""  # read the run's data from here instead of its saved data.root (data that moved)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"
     threads: int | None = None
@@ -224,7 +225,7 @@ class PlannerConfig:
     """The MPC agent's planner: CEM or MPPI over ``horizon`` model steps of ``frameskip`` env steps each."""
 
     name: str = "cem"  # cem | mppi
-    horizon: int = 8  # model steps (each frameskip env steps): 40 env steps reach around the wall
+    horizon: int = 10  # model steps (each frameskip env steps): 50 env steps reach around the wall
     samples: int = 150  # half of DINO-WM's 300: replanning stays under 1 s on 2 CPU threads
     elites: int = 15
     iterations: int = 10
