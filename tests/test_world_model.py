@@ -345,7 +345,7 @@ def test_rollout_runs_mpc_in_the_env_the_data_came_from_and_writes_its_report(tr
         (["train", "experiment=wm_two_rooms", "method.encoder_hidden=-1"], "method.encoder_hidden"),
         (["train", "experiment=wm_two_rooms", "data=shapes"], "data.name"),
         (["rollout", "run=x", "planner=random"], "planner"),
-        (["rollout", "run=x", "planner.execute=9"], "planner.execute"),
+        (["rollout", "run=x", "planner.execute=11"], "planner.execute"),
         (["rollout", "agent=expert"], "env"),
         (["rollout"], "run="),
     ],
