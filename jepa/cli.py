@@ -38,6 +38,7 @@ class Command:
     run: str
     check: str | None = None
     output: str | None = None  # the key naming the directory it writes, which each job of a sweep gets its own of
+    default_output: str | None = None  # the ``module:function`` giving that directory when the key is left empty
 
 
 COMMANDS = {
@@ -46,7 +47,9 @@ COMMANDS = {
     "bench": Command("train", "jepa.bench.report:print_bench", "jepa.bench.step:check_bench"),
     "bench-video": Command("train", "jepa.bench.report:print_video_bench", "jepa.bench.video:check_video_config"),
     "collect": Command("collect", "jepa.commands.collect:collect", output="out"),
-    "rollout": Command("rollout", "jepa.commands.rollout:rollout", output="out"),
+    "rollout": Command(
+        "rollout", "jepa.commands.rollout:rollout", output="out", default_output="jepa.config.schema:rollout_out"
+    ),
     "compare": Command("compare", "jepa.commands.compare:compare"),
 }
 
@@ -75,23 +78,22 @@ def _swept_keys(args: list[str]) -> set[str]:
     return swept
 
 
-def _in_sweep_job_dir(cfg: DictConfig, output: str | None, swept: set[str]) -> None:
+def _in_sweep_job_dir(cfg: DictConfig, command: Command, swept: set[str]) -> None:
     """In a sweep (-m), each job writes into its own directory (the ``output`` key's: a training run's
     ``run_dir``, a collection's or a rollout's ``out``), named by its values of the swept keys:
     ``<dir>/optim.lr_0.001__model.depth_4`` (no ``=`` or ``,``, which a later override would have to quote)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from jepa.config.schema import rollout_out
-
     hydra_cfg = HydraConfig.get()
+    output = command.output
     if hydra_cfg.mode != RunMode.MULTIRUN or output is None:
         return
     pairs = [o.split("=", 1) for o in hydra_cfg.overrides.task]
     values = "__".join(f"{key.lstrip('+~')}_{value}" for key, value in pairs if key.lstrip("+~") in swept)
     if not values:
         return
-    directory = rollout_out(cfg) if "planner" in cfg else cfg[output]  # a rollout's default depends on its keys
+    directory = cfg[output] or _function(command.default_output)(cfg)
     cfg[output] = f"{directory}/{values}"
 
 
@@ -119,7 +121,7 @@ def run_command(name: str, args: list[str]) -> int:
             validate(command.config, cfg)
             if command.check:
                 _function(command.check)(cfg)
-            _in_sweep_job_dir(cfg, command.output, swept)
+            _in_sweep_job_dir(cfg, command, swept)
             _function(command.run)(cfg)
         except ConfigError as err:
             print(f"jepa {name}: bad config: {err}", file=sys.stderr)

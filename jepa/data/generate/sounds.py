@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from jepa.data.audio_io import SAMPLE_RATE
 from jepa.data.generate.files import generate_once, write_csv
 from jepa.data.index import SPLITS
 
 __all__ = ["SAMPLE_RATE", "SOUNDS", "make_synthetic_sounds", "render_sound", "sound_name"]
 
-SAMPLE_RATE = 16_000
 TIMBRES: tuple[str, ...] = ("pure", "bright", "hollow")
 CONTOURS: tuple[str, ...] = ("flat", "rising", "falling", "vibrato")
 ENVELOPES: tuple[str, ...] = ("sustained", "percussive", "tremolo")
