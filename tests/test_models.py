@@ -13,13 +13,17 @@ def test_sincos_2d_positions_are_distinct_and_fixed():
     assert pe.shape == (20, 64)
     assert torch.equal(pe, sincos_nd(64, (4, 5)))
     assert torch.cdist(pe, pe).add(torch.eye(20)).min() > 0.1
+    # I-JEPA's layout: the first half encodes the column, the second half the row
+    assert torch.equal(pe[0, :32], pe[5, :32]) and torch.equal(pe[0, 32:], pe[1, 32:])
 
 
 def test_sincos_3d_splits_dims_over_time_height_width():
     pe = sincos_nd(96, (2, 3, 4))
     assert pe.shape == (24, 96)
-    # the first 32 dims encode time only: equal for tokens at the same time step
+    # V-JEPA's layout: 32 dims each for time, row and column; tokens 0 and 11 share the time step, 0 and 12 the place
     assert torch.allclose(pe[0, :32], pe[11, :32]) and not torch.allclose(pe[0, :32], pe[12, :32])
+    assert torch.equal(pe[0, 32:], pe[12, 32:]) and not torch.allclose(pe[0, 32:], pe[11, 32:])
+    assert sincos_nd(64, (2, 3, 4)).shape == (24, 64)  # 3 x 22 dims, cut to 64
 
 
 @pytest.mark.parametrize(

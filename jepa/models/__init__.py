@@ -2,6 +2,7 @@
 
 from jepa.models.conv_encoder import ConvEncoder
 from jepa.models.ema import ema_update, make_target
+from jepa.models.official import convert_official_state_dict, load_official_weights
 from jepa.models.predictor import ActionConditionedPredictor, MaskedPredictor, block_causal_mask
 from jepa.models.registry import MODEL_SIZES, create_model
 from jepa.models.vit import VisionTransformer
@@ -13,7 +14,9 @@ __all__ = [
     "MaskedPredictor",
     "VisionTransformer",
     "block_causal_mask",
+    "convert_official_state_dict",
     "create_model",
     "ema_update",
+    "load_official_weights",
     "make_target",
 ]

@@ -31,6 +31,7 @@ class MaskedPredictor(nn.Module):
         attn_backend: str = "sdpa",
     ):
         super().__init__()
+        self.grid = tuple(grid)
         self.embed = nn.Linear(embed_dim, predictor_dim)
         self.mask_tokens = nn.Parameter(torch.zeros(num_mask_tokens, 1, 1, predictor_dim))
         self.register_buffer("pos_embed", sincos_nd(predictor_dim, grid).unsqueeze(0), persistent=False)
