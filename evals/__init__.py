@@ -2,15 +2,17 @@
 
 from .attentive import AttentiveProbe, attentive_probe
 from .features import RawPatches, extract_features, raw_features
+from .intervals import mean_interval, wilson_interval
 from .probes import knn_predict, knn_probe, linear_probe, linear_regression_probe
 from .rank import feature_std, lidar, rankme
-from .report import evaluate_encoders, format_table, write_eval
+from .report import evaluate_encoders, evaluate_over_seeds, format_table, summarise_seeds, write_eval
 
 __all__ = [
     "AttentiveProbe",
     "RawPatches",
     "attentive_probe",
     "evaluate_encoders",
+    "evaluate_over_seeds",
     "extract_features",
     "feature_std",
     "format_table",
@@ -19,7 +21,10 @@ __all__ = [
     "lidar",
     "linear_probe",
     "linear_regression_probe",
+    "mean_interval",
     "rankme",
     "raw_features",
+    "summarise_seeds",
+    "wilson_interval",
     "write_eval",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from .attentive import attentive_probe
 from .features import RawPatches, extract_features
+from .intervals import mean_interval
 from .probes import knn_probe, linear_probe, linear_regression_probe
 from .rank import rankme
 
@@ -58,9 +59,19 @@ def _format_cell(column: str, value: Any) -> str:
     return str(value)
 
 
+def _with_interval(row: dict, column: str) -> str:
+    """A cell, followed by ``±half-width`` when the row holds the column's 95 % interval (``<column>_ci``)."""
+    cell = _format_cell(column, row.get(column))
+    half = row.get(f"{column}_ci")
+    if half is None:
+        return cell
+    return f"{cell} ±{_format_cell(column, half)}"
+
+
 def format_table(rows: list[dict], columns: list[str]) -> str:
-    """Fixed-width text table: first column left-aligned, the rest right-aligned."""
-    cells = [[_format_cell(c, row.get(c)) for c in columns] for row in rows]
+    """Fixed-width text table: first column left-aligned, the rest right-aligned; a column with a ``<column>_ci``
+    entry (from :func:`summarise_seeds`) shows it as ``mean ±half-width``."""
+    cells = [[_with_interval(row, c) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
@@ -137,6 +148,9 @@ def _linear_features(tokens: torch.Tensor, raw: bool) -> torch.Tensor:
     return tokens.mean(1) if tokens.ndim == 3 else tokens
 
 
+EncoderOrFactory = nn.Module | None | Callable[[int], nn.Module]
+
+
 def evaluate_encoders(
     encoders: dict[str, nn.Module | None],
     train_set: Dataset,
@@ -163,36 +177,104 @@ def evaluate_encoders(
     ``attentive_acc`` for the main label, else ``{name}_attentive_acc`` or
     ``{name}_attentive_r2``.
     """
+    return evaluate_over_seeds(
+        encoders,
+        train_set,
+        val_set,
+        seeds=[seed],
+        label_names=label_names,
+        attentive_labels=attentive_labels,
+        device=device,
+        batch_size=batch_size,
+        probes=probes,
+    )[0]
+
+
+def evaluate_over_seeds(
+    encoders: dict[str, EncoderOrFactory],
+    train_set: Dataset,
+    val_set: Dataset,
+    *,
+    seeds: Sequence[int],
+    label_names: Sequence[str] | None = None,
+    attentive_labels: Sequence[str] = (),
+    device: str | torch.device = "cpu",
+    batch_size: int = 256,
+    probes: Sequence[str] = PROBES,
+) -> list[list[dict]]:
+    """:func:`evaluate_encoders` once per seed -> one list of rows per seed.
+
+    An encoder given as a factory ``seed -> nn.Module`` (a random-init encoder) is drawn anew for every seed; the
+    features of a fixed encoder are extracted once. Every seed retrains the main label's probes; the other labels
+    (``label_names`` and the attentive probes of other labels) are probed with the first seed only, their columns
+    being descriptions of what an encoder knows rather than the comparison the seeds are for.
+    """
     unknown = set(probes) - set(PROBES)
     if unknown:
         raise ValueError(f"unknown probes {sorted(unknown)}; choose from {PROBES}")
     main = getattr(train_set, "main_label", None)
-    rows = []
+    rows_per_seed: list[list[dict]] = [[] for _ in seeds]
     for name, encoder in encoders.items():
-        raw = encoder is None or isinstance(encoder, RawPatches)
-        encoder = RawPatches() if encoder is None else encoder
-        pool = "none" if raw or attentive_labels else "mean"
-        kwargs = {"batch_size": batch_size, "device": device if not raw else "cpu", "pool": pool}
-        train_tokens, train_y = extract_features(encoder, train_set, **kwargs)
-        val_tokens, val_y = extract_features(encoder, val_set, **kwargs)
-        train_x, val_x = (_linear_features(t, raw) for t in (train_tokens, val_tokens))
-        row: dict[str, Any] = {"encoder": name}
-        if "linear" in probes:
-            row["linear_acc"] = linear_probe(
-                train_x, train_y, val_x, val_y, batch_size=batch_size, seed=seed, device=device
-            )["acc"]
-        if "knn" in probes:
-            row["knn_acc"] = knn_probe(train_x, train_y, val_x, val_y)["acc"]
-        if main in attentive_labels:
-            row.update(_attentive_columns(train_tokens, val_tokens, train_y, val_y, "attentive", device, seed))
-        # RankMe of raw pixels says nothing about a representation and costs seconds on wide inputs
-        row["rankme"] = rankme(train_x) if not raw else None
-        for label in label_names or ():
-            row.update(_probe_extra_label(label, train_x, val_x, train_set, val_set, device, batch_size, seed))
-        for label in attentive_labels:
-            if label != main:
-                train_t, val_t = _extra_labels(train_set, label), _extra_labels(val_set, label)
-                column = f"{label}_attentive"
-                row.update(_attentive_columns(train_tokens, val_tokens, train_t, val_t, column, device, seed))
-        rows.append(row)
-    return rows
+        fixed = encoder is None or isinstance(encoder, nn.Module)
+        features = _features(encoder, train_set, val_set, attentive_labels, device, batch_size) if fixed else None
+        for i, seed in enumerate(seeds):
+            train_tokens, train_y, val_tokens, val_y, raw = features or _features(
+                encoder(seed), train_set, val_set, attentive_labels, device, batch_size
+            )
+            train_x, val_x = (_linear_features(t, raw) for t in (train_tokens, val_tokens))
+            row: dict[str, Any] = {"encoder": name}
+            if "linear" in probes:
+                row["linear_acc"] = linear_probe(
+                    train_x, train_y, val_x, val_y, batch_size=batch_size, seed=seed, device=device
+                )["acc"]
+            if "knn" in probes:
+                row["knn_acc"] = knn_probe(train_x, train_y, val_x, val_y)["acc"]
+            if main in attentive_labels:
+                row.update(_attentive_columns(train_tokens, val_tokens, train_y, val_y, "attentive", device, seed))
+            # RankMe of raw pixels says nothing about a representation and costs seconds on wide inputs
+            row["rankme"] = rankme(train_x) if not raw else None
+            if i == 0:
+                for label in label_names or ():
+                    row.update(_probe_extra_label(label, train_x, val_x, train_set, val_set, device, batch_size, seed))
+                for label in attentive_labels:
+                    if label != main:
+                        train_t, val_t = _extra_labels(train_set, label), _extra_labels(val_set, label)
+                        column = f"{label}_attentive"
+                        row.update(_attentive_columns(train_tokens, val_tokens, train_t, val_t, column, device, seed))
+            rows_per_seed[i].append(row)
+    return rows_per_seed
+
+
+def _features(
+    encoder: nn.Module | None,
+    train_set: Dataset,
+    val_set: Dataset,
+    attentive_labels: Sequence[str],
+    device: str | torch.device,
+    batch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+    """(train tokens, train labels, val tokens, val labels, whether raw) of one frozen encoder (None: raw input)."""
+    raw = encoder is None or isinstance(encoder, RawPatches)
+    encoder = RawPatches() if encoder is None else encoder
+    pool = "none" if raw or attentive_labels else "mean"
+    kwargs = {"batch_size": batch_size, "device": device if not raw else "cpu", "pool": pool}
+    train_tokens, train_y = extract_features(encoder, train_set, **kwargs)
+    val_tokens, val_y = extract_features(encoder, val_set, **kwargs)
+    return train_tokens, train_y, val_tokens, val_y, raw
+
+
+def summarise_seeds(rows_per_seed: list[list[dict]]) -> list[dict]:
+    """One row per encoder from the rows of several probe seeds: each figure's mean over the seeds that have it
+    and, as ``<column>_ci``, the half-width of its 95 % Student-t interval (None from one seed)."""
+    summary = []
+    for rows in zip(*rows_per_seed, strict=True):
+        row: dict[str, Any] = {"encoder": rows[0]["encoder"], "seeds": len(rows)}
+        for column in rows[0]:
+            values = [r[column] for r in rows if r.get(column) is not None]
+            if column == "encoder" or not values:
+                row.setdefault(column, None)
+                continue
+            mean, interval = mean_interval([float(v) for v in values])
+            row[column], row[f"{column}_ci"] = mean, None if interval is None else (interval[1] - interval[0]) / 2
+        summary.append(row)
+    return summary

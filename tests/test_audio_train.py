@@ -16,11 +16,9 @@ from jepa.data import SyntheticSounds, audio  # noqa: E402
 from jepa.data.loader import StepTagged  # noqa: E402
 from jepa.masks import TimeFrequencyMasks  # noqa: E402
 from jepa.recipes import make_trainer  # noqa: E402
-from jepa.recipes.masked_jepa import (
-    build_method,  # noqa: E402
-    evaluate,  # noqa: E402
-)
+from jepa.recipes.masked_jepa import build_method  # noqa: E402
 from jepa.recipes.parts import FBANK_STATS, build_masks, input_shape  # noqa: E402
+from jepa.recipes.probing import evaluate_encoder  # noqa: E402
 from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
 
 TINY_AUDIO = [
@@ -140,7 +138,7 @@ def test_audio_run_probes_sound_classes_against_random_init_and_raw_fbanks(audio
     cfg = load_config([*audio_overrides, "train.steps=2"])
     trainer = make_trainer(cfg)
     trainer.fit()
-    results = evaluate(cfg, trainer.method, trainer.facts)
+    results = evaluate_encoder(cfg, trainer.method, trainer.facts)
     assert results["main_label"] == "sound" and results["num_val"] == 8
     assert [row["encoder"] for row in results["rows"]] == ["pretrained", "random_init", "raw_input"]
     for row in results["rows"]:

@@ -96,7 +96,7 @@ def test_compiled_blocks_train_like_eager(tiny_overrides):
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)
 
 
-def test_lejepa_mode_trains_the_online_encoder_through_its_own_targets(tiny_overrides, tmp_path):
+def test_online_target_mode_trains_the_encoder_through_its_own_targets(tiny_overrides, tmp_path):
     overrides = [*tiny_overrides, "train.steps=3", "data.num_workers=0", "regularizer.name=sigreg"]
     x = torch.randn(2, 3, 32, 32)
     ema = make_trainer(load_config(overrides)).method
@@ -105,7 +105,7 @@ def test_lejepa_mode_trains_the_online_encoder_through_its_own_targets(tiny_over
     trainer = make_trainer(load_config(online))
     method = trainer.method
     assert method.target_encoder is None and method.eval_encoder() is method.encoder
-    assert method.target_tokens(x).requires_grad  # LeJEPA: no stop-gradient
+    assert method.target_tokens(x).requires_grad  # no stop-gradient
     losses = trainer.fit()
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert not any(k.startswith("target_encoder.") for k in method.state_dict())

@@ -9,7 +9,7 @@ pytest.importorskip("decord", reason="video tests need the 'video' extra (decord
 
 from jepa.config import load_config  # noqa: E402
 from jepa.recipes import make_trainer  # noqa: E402
-from jepa.recipes.masked_jepa import evaluate  # noqa: E402
+from jepa.recipes.probing import evaluate_encoder  # noqa: E402
 from jepa.train.checkpoint import latest_checkpoint  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def test_video_run_probes_direction_and_velocity_against_baselines(video_overrid
     cfg = load_config([*video_overrides, "train.steps=2"])
     trainer = make_trainer(cfg)
     trainer.fit()
-    results = evaluate(cfg, trainer.method, trainer.facts)
+    results = evaluate_encoder(cfg, trainer.method, trainer.facts)
     assert results["main_label"] == "direction"
     assert [row["encoder"] for row in results["rows"]] == ["pretrained", "random_init", "raw_input"]
     for row in results["rows"]:

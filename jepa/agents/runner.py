@@ -6,44 +6,19 @@ alone misleads; every rate and mean in the summary comes with its interval.
 
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from scipy import stats
 from tqdm import tqdm
 
 import envs  # noqa: F401  (registers the jepa/ env ids)
 from evals import format_table, write_eval
+from evals.intervals import mean_interval, wilson_interval
 from jepa.agents.protocol import Agent, RecordsEpisodes
 from jepa.agents.report import plot_distances, plot_returns, save_gif
-
-CONFIDENCE = 0.95
-
-
-def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval of a success rate: unlike the normal approximation it stays inside [0, 1] and does
-    not collapse to a point at 0/n or n/n, which small evaluations hit often."""
-    if not 0 <= successes <= n or n < 1:
-        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes}/{n}")
-    z = float(stats.norm.ppf((1 + confidence) / 2))
-    p = successes / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return centre - half, centre + half
-
-
-def mean_interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, tuple[float, float] | None]:
-    """The mean of ``values`` and its Student-t interval (None for a single value, whose spread is unknown)."""
-    mean = statistics.mean(values)
-    if len(values) < 2:
-        return mean, None
-    t = float(stats.t.ppf((1 + confidence) / 2, len(values) - 1))
-    half = t * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, (mean - half, mean + half)
 
 
 def _summary(episodes: list[dict]) -> dict[str, Any]:

@@ -90,7 +90,7 @@ class RegularizerConfig:
     cov_weight: float = 0.04  # vcr: weight of the covariance penalty (VICReg's 25:1 ratio)
     sigreg_weight: float = 0.05  # sigreg: lambda (LeJEPA: 0.02-0.1)
     sigreg_slices: int = 256  # sigreg: random 1-D projections per step
-    online_target: bool = False  # LeJEPA mode: no EMA target and no stop-gradient (needs a regularizer)
+    online_target: bool = False  # masked_jepa: no EMA target and no stop-gradient (needs a regularizer)
     # deliberate ablation: accept online_target with name=none, a run meant to collapse (a control, not a method)
     allow_collapse: bool = False
 
@@ -115,6 +115,8 @@ class TrainConfig:
 class EvalConfig:
     enabled: bool = True  # probe after training
     baselines: bool = True  # also probe a random-init encoder and raw inputs
+    # probe seeds: each retrains the probes and draws a new random-init encoder; > 1 adds 95 % intervals
+    seeds: int = 1
     batch_size: int = 256
 
 
@@ -159,23 +161,62 @@ class WorldModelConfig:
 
 
 @dataclass
+class ViewsConfig:
+    """The augmentations of multi-view methods (the strengths of every view; counts, sizes and crop scales are the
+    method's). Defaults follow DINO and LeJEPA, with the blur scaled to small images."""
+
+    ratio: list[float] = field(default_factory=lambda: [0.75, 1.3333])  # crop aspect w/h range (log-uniform)
+    flip_p: float = 0.5
+    rotation: float = 0.0  # largest rotation, degrees
+    jitter_p: float = 0.8  # colour jitter probability
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.2
+    hue: float = 0.1
+    grayscale_p: float = 0.2
+    blur_p: float = 0.5
+    blur_sigma: list[float] = field(default_factory=lambda: [0.1, 1.0])  # pixels of the view
+
+
+@dataclass
+class LeJEPAConfig:
+    """View-based LeJEPA: ``global_views`` crops at the data's size and ``local_views`` smaller crops of each
+    input, augmented as ``views``; each view's projector embedding is pulled to the mean of the global views', and
+    SIGReg (``regularizer.sigreg_weight`` as lambda, ``regularizer.sigreg_slices``) keeps them Gaussian."""
+
+    name: str = "lejepa"
+    global_views: int = 2
+    local_views: int = 4
+    local_size: int = 32  # side of the local crops, a multiple of model.patch_size
+    global_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # crop's share of the image area
+    local_scale: list[float] = field(default_factory=lambda: [0.05, 0.3])
+    projector_hidden: int = 512
+    projector_dim: int = 64
+
+
+@dataclass
 class Config:
     """``jepa train``, ``jepa bench`` and ``jepa bench-video``: one run of one method."""
 
     name: str = "default"
     run_dir: str = "runs/${name}"
-    method: Any = MISSING  # a MaskedJEPAConfig or WorldModelConfig, chosen with method=<name>
+    method: Any = MISSING  # a MaskedJEPAConfig, LeJEPAConfig or WorldModelConfig, chosen with method=<name>
     model: ModelConfig = field(default_factory=ModelConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
 
 
-METHOD_SCHEMAS: dict[str, type] = {"masked_jepa": MaskedJEPAConfig, "world_model": WorldModelConfig}
+METHOD_SCHEMAS: dict[str, type] = {
+    "masked_jepa": MaskedJEPAConfig,
+    "lejepa": LeJEPAConfig,
+    "world_model": WorldModelConfig,
+}
 
 
 @dataclass

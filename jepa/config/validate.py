@@ -47,7 +47,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_choice("regularizer.name", cfg.regularizer.name, REGULARIZERS)
     check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
     check_positive(cfg, "train.monitor_every", "train.keep_checkpoints", "bench.clips", "bench.rounds")
-    check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards")
+    check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards", "eval.seeds")
     check_pairs(cfg, "optim.betas", "optim.ema_momentum")
     check_threads("train.threads", cfg.train.threads)
     resume = cfg.train.resume
@@ -61,10 +61,7 @@ def validate_train(cfg: DictConfig) -> None:
     METHOD_CHECKS[cfg.method.name](cfg)
 
 
-def _masked_jepa(cfg: DictConfig) -> None:
-    from jepa.data.audio import AUDIO_DATASETS
-    from jepa.data.images import IMAGE_DATASETS
-    from jepa.data.video import VIDEO_BACKENDS, VIDEO_DATASETS
+def _encoder(cfg: DictConfig) -> None:
     from jepa.models import MODEL_SIZES
     from jepa.models.attention import ATTENTION_BACKENDS
     from jepa.models.patch_embed import PATCH_EMBEDS
@@ -72,6 +69,18 @@ def _masked_jepa(cfg: DictConfig) -> None:
     check_choice("model.name", cfg.model.name, MODEL_SIZES)
     check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
     check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
+    width = cfg.model.embed_dim or MODEL_SIZES[cfg.model.name].embed_dim
+    for key, value in (("model.embed_dim", width), ("model.predictor_dim", cfg.model.predictor_dim)):
+        if value % 4:  # half the dims per image axis, each half sines and cosines
+            raise ConfigError(f"{key}={value} must be a multiple of 4 (its sincos position embedding)")
+
+
+def _masked_jepa(cfg: DictConfig) -> None:
+    from jepa.data.audio import AUDIO_DATASETS
+    from jepa.data.images import IMAGE_DATASETS
+    from jepa.data.video import VIDEO_BACKENDS, VIDEO_DATASETS
+
+    _encoder(cfg)
     check_choice("data.name", cfg.data.name, IMAGE_DATASETS + VIDEO_DATASETS + AUDIO_DATASETS)
     if cfg.regularizer.online_target and cfg.regularizer.name == "none" and not cfg.regularizer.allow_collapse:
         raise ConfigError(
@@ -183,7 +192,39 @@ def _world_model(cfg: DictConfig) -> None:
         raise ConfigError("regularizer.name=none: a jointly trained world-model encoder collapses; use sigreg or vcr")
 
 
-METHOD_CHECKS: dict[str, Callable[[DictConfig], None]] = {"masked_jepa": _masked_jepa, "world_model": _world_model}
+def _lejepa(cfg: DictConfig) -> None:
+    from jepa.data.images import IMAGE_DATASETS
+
+    m, views = cfg.method, cfg.views
+    _encoder(cfg)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS)
+    check_positive(cfg, "method.global_views", "method.local_size", "method.projector_hidden", "method.projector_dim")
+    if m.local_views < 0:
+        raise ConfigError(f"method.local_views={m.local_views} must be >= 0")
+    for key in ("data.image_size", "method.local_size"):
+        if OmegaConf.select(cfg, key) % cfg.model.patch_size:
+            raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not divisible by model.patch_size")
+    check_pairs(cfg, "method.global_scale", "method.local_scale", "views.ratio", "views.blur_sigma")
+    for key in ("method.global_scale", "method.local_scale"):
+        low, high = OmegaConf.select(cfg, key)
+        if not 0 < low <= high <= 1:
+            raise ConfigError(f"{key}=[{low}, {high}] must satisfy 0 < low <= high <= 1 (shares of the image area)")
+    for key in ("flip_p", "jitter_p", "grayscale_p", "blur_p"):
+        if not 0 <= views[key] <= 1:
+            raise ConfigError(f"views.{key}={views[key]} is a probability; it must lie in [0, 1]")
+    if cfg.regularizer.name != "sigreg":
+        raise ConfigError(
+            f"regularizer.name={cfg.regularizer.name}: LeJEPA is defined with SIGReg; use regularizer=sigreg"
+        )
+    if not 0 <= cfg.regularizer.sigreg_weight <= 1:
+        raise ConfigError(f"regularizer.sigreg_weight={cfg.regularizer.sigreg_weight} is LeJEPA's lambda, in [0, 1]")
+
+
+METHOD_CHECKS: dict[str, Callable[[DictConfig], None]] = {
+    "masked_jepa": _masked_jepa,
+    "lejepa": _lejepa,
+    "world_model": _world_model,
+}
 
 
 # ---- the other commands ---------------------------------------------------------------------------------------
@@ -193,7 +234,7 @@ def _check_trained_run(key: str, run: str) -> None:
 
 
 def validate_eval(cfg: DictConfig) -> None:
-    check_positive(cfg, "eval.batch_size")
+    check_positive(cfg, "eval.batch_size", "eval.seeds")
     check_threads("threads", cfg.threads)
     _check_trained_run("run", cfg.run)
 

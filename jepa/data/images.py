@@ -19,13 +19,22 @@ from torch.utils.data import Dataset
 from jepa.data.generate.shapes import SHAPES, make_shapes_dataset
 from jepa.data.index import check_split, find_class_files
 from jepa.data.trajectories import TrajectoryFrames
-from jepa.data.transforms import normalise
+from jepa.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalise
 from jepa.data.unreadable import MediaFiles
 
 IMAGE_DATASETS = ("digits", "folder", "shapes", "trajectories")
 # datasets whose images are normalised by `normalise`, as trajectory frames are (digits are scaled to [-1, 1])
 IMAGENET_NORMALISED = ("folder", "shapes", "trajectories")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+
+
+def pixel_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per channel that dataset ``name``'s images were normalised with, to undo it (colour jitter)."""
+    if name in IMAGENET_NORMALISED:
+        return IMAGENET_MEAN, IMAGENET_STD
+    if name == "digits":
+        return (0.5,) * 3, (0.5,) * 3
+    raise ValueError(f"no pixel normalisation known for image dataset {name!r}")
 
 
 def to_tensor(image: Image.Image, image_size: int) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Training objectives: each turns a batch into a dict of losses (:class:`Method`)."""
 
+from jepa.methods.lejepa import LeJEPA
 from jepa.methods.masked_jepa import MaskedJEPA
 from jepa.methods.protocol import Method
 from jepa.methods.world_model import WorldModel
 
-__all__ = ["MaskedJEPA", "Method", "WorldModel"]
+__all__ = ["LeJEPA", "MaskedJEPA", "Method", "WorldModel"]

@@ -34,8 +34,9 @@ class MaskedJEPA(nn.Module):
     With several mask generators (the predictor holds one mask token per generator), each generator's
     context is encoded on its own, predicted with its own mask token, and the losses are averaged.
     An optional ``regularizer(tokens, step)`` (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) is
-    added on the context encoder's output tokens. ``online_target=True`` is LeJEPA's mode: no EMA copy and
-    no stop-gradient, the targets are the online encoder's own tokens, and the regularizer alone keeps the
+    added on the context encoder's output tokens. ``online_target=True`` is the online-target mode (masked
+    prediction with SIGReg; the view-based LeJEPA is :class:`jepa.methods.LeJEPA`): no EMA copy and no
+    stop-gradient, the targets are the online encoder's own tokens, and the regularizer alone keeps the
     embeddings from collapsing; without one it refuses to build unless ``allow_collapse=True`` (the
     ablation that shows the collapse).
     """

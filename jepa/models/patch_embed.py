@@ -58,7 +58,7 @@ class PatchEmbed(nn.Module):
         for size, patch in zip(input_size, patch_size):
             if size % patch:
                 raise ValueError(f"input size {tuple(input_size)} is not divisible by patch size {tuple(patch_size)}")
-        self.input_size = tuple(input_size)
+        self.input_size, self.patch_size = tuple(input_size), tuple(patch_size)
         self.grid = tuple(s // p for s, p in zip(input_size, patch_size))
         if stem == "conv":
             if len(patch_size) != 2 or patch_size[0] != patch_size[1]:
@@ -72,7 +72,19 @@ class PatchEmbed(nn.Module):
     def num_patches(self) -> int:
         return int(torch.tensor(self.grid).prod())
 
+    def grid_of(self, x: torch.Tensor) -> tuple[int, ...]:
+        """The token grid of input ``x``: ``self.grid`` at the input size, another grid for other sizes (smaller
+        crops of multi-view methods), whose sides must still be multiples of the patch."""
+        size = tuple(x.shape[2:])
+        if size == self.input_size:
+            return self.grid
+        if len(size) != len(self.input_size) or any(s % p for s, p in zip(size, self.patch_size)):
+            raise ValueError(
+                f"input of spatial size {size} does not split into patches of {self.patch_size} "
+                f"(the model was built for {self.input_size})"
+            )
+        return tuple(s // p for s, p in zip(size, self.patch_size))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[2:]) != self.input_size:
-            raise ValueError(f"expected input of spatial size {self.input_size}, got {tuple(x.shape[2:])}")
+        self.grid_of(x)  # a clear error on a size the patches do not tile
         return self.proj(x).flatten(2).transpose(1, 2)

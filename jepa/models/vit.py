@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from jepa.masks.apply import apply_masks
@@ -16,7 +17,8 @@ class VisionTransformer(nn.Module):
 
     input_size: (H, W) or (T, H, W); patch_size: matching tuple (for video (tubelet, p, p)).
     forward(x, masks=None): x (B, C, *input_size) -> tokens (B, N, D); with masks (list of (B, K)
-    index tensors) only the kept tokens enter the blocks -> (len(masks)*B, K, D).
+    index tensors) only the kept tokens enter the blocks -> (len(masks)*B, K, D). Inputs of another size that
+    the patches tile (local crops) get resampled positions.
     """
 
     def __init__(
@@ -50,8 +52,17 @@ class VisionTransformer(nn.Module):
     def num_patches(self) -> int:
         return self.patch_embed.num_patches
 
+    def position_embedding(self, grid: tuple[int, ...]) -> torch.Tensor:
+        """(1, prod(grid), D): the fixed embedding at the built size, else resampled to ``grid`` (bicubic in 2D,
+        trilinear in 3D) so a smaller crop's tokens spread over the same positions as a whole input's (DINO)."""
+        if grid == self.grid:
+            return self.pos_embed
+        native = self.pos_embed.reshape(1, *self.grid, -1).movedim(-1, 1)
+        mode = "bicubic" if len(grid) == 2 else "trilinear"
+        return F.interpolate(native, size=grid, mode=mode, align_corners=False).flatten(2).transpose(1, 2)
+
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None) -> torch.Tensor:
-        x = self.patch_embed(x) + self.pos_embed
+        x = self.patch_embed(x) + self.position_embedding(self.patch_embed.grid_of(x))
         if masks is not None:
             x = apply_masks(x, masks)
         for block in self.blocks:

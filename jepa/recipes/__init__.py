@@ -1,7 +1,7 @@
 """Methods as recipes the engine trains: each builds its method, data and collate function from a config, rebuilds
 it from a checkpoint and evaluates it. Importing this package registers every recipe."""
 
-from jepa.recipes import masked_jepa, world_model  # noqa: F401  (registers them)
+from jepa.recipes import lejepa, masked_jepa, world_model  # noqa: F401  (registers them)
 from jepa.recipes.registry import RECIPES, Recipe, get_recipe, load_run, make_trainer
 
 __all__ = ["RECIPES", "Recipe", "get_recipe", "load_run", "make_trainer"]

@@ -58,7 +58,8 @@ def plot_run(run_dir: str | Path) -> Path:
         width = 0.8 / max(len(probes), 1)
         for i, probe in enumerate(probes):
             xs = [j + i * width for j in range(len(rows))]
-            bars = axes[2].bar(xs, [scale * r[probe] for r in rows], width, label=probe)
+            errors = [scale * (r.get(f"{probe}_ci") or 0.0) for r in rows]  # 95 % intervals over probe seeds
+            bars = axes[2].bar(xs, [scale * r[probe] for r in rows], width, yerr=errors, capsize=3, label=probe)
             axes[2].bar_label(bars, fmt="%.1f" if accuracy else "%.2f", fontsize=8)
         axes[2].set_xticks([j + width * (len(probes) - 1) / 2 for j in range(len(rows))], names)
         axes[2].set_title(title)

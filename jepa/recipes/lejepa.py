@@ -1,0 +1,61 @@
+"""The view-based LeJEPA recipe: the encoder and projector, augmented global and local views of each image, and
+the probes every pretraining recipe shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from jepa.data.images import pixel_normalisation
+from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec
+from jepa.losses import SIGReg
+from jepa.methods.lejepa import LeJEPA, projector
+from jepa.recipes.parts import build_dataset, build_encoder, input_size
+from jepa.recipes.probing import evaluate_encoder
+from jepa.recipes.registry import Recipe, register
+from jepa.train.engine import TrainingSetup
+
+
+def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
+    """(spec, count) of the global views (the data's size) and, if any, of the local views."""
+    v, m = cfg.views, cfg.method
+    strengths = {
+        "ratio": tuple(v.ratio),
+        "flip_p": v.flip_p,
+        "rotation": v.rotation,
+        "jitter_p": v.jitter_p,
+        "brightness": v.brightness,
+        "contrast": v.contrast,
+        "saturation": v.saturation,
+        "hue": v.hue,
+        "grayscale_p": v.grayscale_p,
+        "blur_p": v.blur_p,
+        "blur_sigma": tuple(v.blur_sigma),
+    }
+    groups = [(ViewSpec(cfg.data.image_size, scale=tuple(m.global_scale), **strengths), m.global_views)]
+    if m.local_views:
+        local_sigma = tuple(
+            s * m.local_size / cfg.data.image_size for s in v.blur_sigma
+        )  # the same blur in image pixels
+        local = ViewSpec(m.local_size, scale=tuple(m.local_scale), **(strengths | {"blur_sigma": local_sigma}))
+        groups.append((local, m.local_views))
+    return groups
+
+
+def build_method(cfg: DictConfig, facts: dict | None = None) -> LeJEPA:
+    encoder = build_encoder(cfg.model, input_size(cfg.data))
+    head = projector(encoder.embed_dim, cfg.method.projector_hidden, cfg.method.projector_dim)
+    sigreg = SIGReg(num_slices=cfg.regularizer.sigreg_slices)
+    return LeJEPA(encoder, head, sigreg, sigreg_weight=cfg.regularizer.sigreg_weight)
+
+
+def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
+    """The method, the training split and a collate function that makes the views of each batch."""
+    method = build_method(cfg)  # first: its initial weights are the first draws after the engine's seed
+    train_set = build_dataset(cfg.data, "train", run_dir)
+    maker = ViewMaker(*pixel_normalisation(cfg.data.name))
+    return TrainingSetup(method, train_set, MultiViewCollator(view_groups(cfg), maker))
+
+
+register("lejepa", Recipe(build=build, rebuild=build_method, evaluate=evaluate_encoder))

@@ -1,0 +1,115 @@
+"""View-based LeJEPA: the objective, its training through the engine (resumable, replaying the same views), its
+config checks, and the probes with intervals over seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from jepa.common.errors import ConfigError
+from jepa.config import load_config
+from jepa.losses import SIGReg
+from jepa.methods import LeJEPA
+from jepa.methods.lejepa import projector
+from jepa.models import create_model
+from jepa.recipes import make_trainer
+from jepa.recipes.probing import evaluate_encoder
+
+TINY_LEJEPA = [
+    "experiment=lejepa_shapes",
+    "model.embed_dim=32",
+    "model.depth=1",
+    "model.num_heads=2",
+    "model.patch_size=4",
+    "data.image_size=32",
+    "data.batch_size=16",
+    "data.num_train=64",
+    "data.num_val=32",
+    "method.local_size=16",
+    "method.local_views=2",
+    "method.projector_hidden=32",
+    "method.projector_dim=16",
+    "optim.warmup_steps=2",
+    "train.progress=false",
+    "train.threads=1",
+    "eval.batch_size=32",
+]
+
+
+@pytest.fixture
+def lejepa_overrides(data_root, tmp_path):
+    return [*TINY_LEJEPA, f"data.root={data_root}", f"run_dir={tmp_path / 'run'}"]
+
+
+def tiny_method(weight: float = 0.05) -> LeJEPA:
+    encoder = create_model("vit_tiny", input_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2)
+    return LeJEPA(encoder, projector(32, 32, 8), SIGReg(num_slices=16), sigreg_weight=weight)
+
+
+def test_identical_views_leave_only_the_sigreg_term():
+    method = tiny_method()
+    image = torch.randn(8, 1, 3, 16, 16)
+    out = method({"views": [image.expand(-1, 2, -1, -1, -1), image.expand(-1, 3, -1, -1, -1)], "step": 0})
+    assert float(out["invariance"]) < 1e-10
+    torch.testing.assert_close(out["loss"], 0.05 * out["sigreg"])
+
+
+def test_the_loss_weighs_invariance_against_sigreg_and_trains_encoder_and_projector():
+    method = tiny_method(weight=0.25)
+    batch = {"views": [torch.randn(8, 2, 3, 16, 16), torch.randn(8, 3, 3, 8, 8)], "step": 3}
+    out = method(batch)
+    torch.testing.assert_close(out["loss"], 0.75 * out["invariance"] + 0.25 * out["sigreg"])
+    out["loss"].backward()
+    assert method.encoder.patch_embed.proj.weight.grad.abs().sum() > 0
+    assert method.projector[0].weight.grad.abs().sum() > 0
+    assert method.eval_encoder() is method.encoder and method.pooled_embeddings(batch).shape == (8, 32)
+
+
+def test_lambda_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match="lambda"):
+        tiny_method(weight=1.5)
+
+
+def test_a_tiny_run_trains_and_probes_with_intervals_over_seeds(lejepa_overrides):
+    cfg = load_config([*lejepa_overrides, "train.steps=4", "eval.seeds=3", "data.num_workers=0"])
+    trainer = make_trainer(cfg)
+    losses = trainer.fit()
+    assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
+    results = evaluate_encoder(cfg, trainer.method, trainer.facts)
+    rows = {r["encoder"]: r for r in results["rows"]}
+    assert set(rows) == {"pretrained", "random_init", "raw_input"} and results["seeds"] == 3
+    per_seed = [{r["encoder"]: r for r in rows} for rows in results["rows_per_seed"]]
+    randoms = [seed["random_init"]["linear_acc"] for seed in per_seed]
+    assert rows["random_init"]["linear_acc"] == pytest.approx(sum(randoms) / 3)
+    assert rows["random_init"]["linear_acc_ci"] > 0  # three random-init encoders, three probes
+    assert "colour_acc" in per_seed[0]["pretrained"] and "colour_acc" not in per_seed[1]["pretrained"]
+    saved = json.loads((Path(cfg.run_dir) / "eval.json").read_text())
+    assert saved["rows"][0]["linear_acc_ci"] is not None
+
+
+def test_resume_after_sigkill_replays_the_same_views(lejepa_overrides, killed_and_resumed_losses):
+    common = [*lejepa_overrides, "train.steps=40", "train.log_every=1", "train.checkpoint_every=10"]
+    common += ["eval.enabled=false", "data.num_workers=1"]
+    resumed_from, got, expected = killed_and_resumed_losses(common, steps=40, kill_after=10)
+    assert sorted(got) == list(range(1, 41))
+    for step in range(resumed_from + 1, 41):
+        assert got[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-7), step
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("regularizer=vcr", "regularizer.name"),
+        ("method.local_size=18", "method.local_size"),
+        ("method.local_scale=[0.5,0.2]", "method.local_scale"),
+        ("views.grayscale_p=1.5", "views.grayscale_p"),
+        ("data.name=moving_shapes", "data.name"),
+        ("regularizer.sigreg_weight=2", "regularizer.sigreg_weight"),
+    ],
+)
+def test_bad_lejepa_configs_name_their_key(lejepa_overrides, override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config([*lejepa_overrides, override])
