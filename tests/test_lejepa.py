@@ -11,11 +11,13 @@ import torch
 
 from jepa.common.errors import ConfigError
 from jepa.config import load_config
+from jepa.data.loader import BatchContext
 from jepa.losses import SIGReg
 from jepa.methods import LeJEPA
 from jepa.methods.lejepa import projector
 from jepa.models import create_model
 from jepa.recipes import make_trainer
+from jepa.recipes.lejepa import build, view_groups
 from jepa.recipes.probing import evaluate_encoder
 
 TINY_LEJEPA = [
@@ -113,3 +115,21 @@ def test_resume_after_sigkill_replays_the_same_views(lejepa_overrides, killed_an
 def test_bad_lejepa_configs_name_their_key(lejepa_overrides, override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config([*lejepa_overrides, override])
+
+
+def test_on_sounds_the_views_are_time_crops_across_every_mel_bin(tmp_path_factory, tmp_path):
+    overrides = ["experiment=lejepa_sounds", *TINY_LEJEPA[1:4], "model.patch_size=16", "data.clip_frames=64"]
+    overrides += ["data.num_train=16", "data.num_val=8", "data.batch_size=8", "data.num_workers=0"]
+    overrides += ["method.local_size=16", "method.projector_hidden=32", "method.projector_dim=16", "eval.seeds=2"]
+    overrides += ["train.steps=2", "train.progress=false", "train.threads=1", "eval.batch_size=8"]
+    overrides += [f"data.root={tmp_path_factory.getbasetemp() / 'sounds'}", f"run_dir={tmp_path / 'run'}"]
+    cfg = load_config(overrides)
+    trainer = make_trainer(cfg)
+    losses = trainer.fit()
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    setup = build(cfg, Path(cfg.run_dir))
+    batch = setup.collate([setup.train_set[i] for i in range(4)], BatchContext(0, 0, 4, slice(0, 4)))
+    assert [v.shape for v in batch["views"]] == [(4, 2, 1, 64, 128), (4, 2, 1, 16, 128)]  # (B, V, 1, time, mel)
+    assert all(spec.full_width for spec, _ in view_groups(cfg))
+    rows = {r["encoder"]: r for r in evaluate_encoder(cfg, trainer.method, trainer.facts)["rows"]}
+    assert {"linear_acc", "attentive_acc"} <= set(rows["pretrained"]) and rows["random_init"]["linear_acc_ci"] >= 0

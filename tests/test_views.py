@@ -115,3 +115,22 @@ def test_hue_strength_is_a_share_of_a_full_turn():
     spec = ViewSpec(16, hue=0.5, jitter_p=1.0)
     hue = draw_params(spec, 2000, torch.Generator().manual_seed(0))[:, VIEW_PARAMS.index("hue")]
     assert math.isclose(float(hue.abs().max()), 1.0, abs_tol=0.01)  # +-half a turn, in half-turns
+
+
+def test_spectrogram_views_crop_time_across_every_mel_bin_and_mask_a_band():
+    spec = ViewSpec(
+        (8, 16), full_width=True, scale=(0.5, 0.5), flip_p=0.0, blur_p=0.0, mask_p=1.0, mask_width=(0.25, 0.25)
+    )
+    params = draw_params(spec, 64, torch.Generator().manual_seed(1))
+    params[0, VIEW_PARAMS.index("centre_y")] = 0.5  # the second half of the time axis, whole frames
+    p = dict(zip(VIEW_PARAMS, params.unbind(1)))
+    assert torch.equal(p["width"], torch.ones(64)) and torch.allclose(p["height"], torch.full((64,), 0.5))
+    assert torch.equal(p["centre_x"], torch.zeros(64))
+    x = torch.randn(64, 1, 16, 16)  # (B, 1, time, mel)
+    views = ViewMaker()(x, spec, params)
+    assert views.shape == (64, 1, 8, 16)
+    zeroed = (views == 0).all(2).squeeze(1)  # (B, mel): columns zero at every time
+    inside = (p["mask_centre"] > 0.13) & (p["mask_centre"] < 0.87)  # bands clear of the edges
+    assert (zeroed.sum(1)[inside] == 4).all() and (zeroed.sum(1) <= 4).all()  # a quarter of the 16 mel bins
+    kept = ~zeroed[0]
+    torch.testing.assert_close(views[0, 0][:, kept], x[0, 0, 8:][:, kept], atol=1e-5, rtol=0)

@@ -176,18 +176,22 @@ class ViewsConfig:
     grayscale_p: float = 0.2
     blur_p: float = 0.5
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 1.0])  # pixels of the view
+    mask_p: float = 0.0  # probability of zeroing a band of columns (spectrograms: SpecAugment's frequency mask)
+    mask_width: list[float] = field(default_factory=lambda: [0.05, 0.2])  # the band's share of the view's width
 
 
 @dataclass
 class LeJEPAConfig:
     """View-based LeJEPA: ``global_views`` crops at the data's size and ``local_views`` smaller crops of each
     input, augmented as ``views``; each view's projector embedding is pulled to the mean of the global views', and
-    SIGReg (``regularizer.sigreg_weight`` as lambda, ``regularizer.sigreg_slices``) keeps them Gaussian."""
+    SIGReg (``regularizer.sigreg_weight`` as lambda, ``regularizer.sigreg_slices``) keeps them Gaussian. On
+    spectrograms the crops are spans of time across every mel bin (scales are shares of the time axis), resampled
+    to ``data.clip_frames`` (global) or ``local_size`` frames (local)."""
 
     name: str = "lejepa"
     global_views: int = 2
     local_views: int = 4
-    local_size: int = 32  # side of the local crops, a multiple of model.patch_size
+    local_size: int = 32  # side of the local crops (spectrograms: their frames), a multiple of model.patch_size
     global_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # crop's share of the image area
     local_scale: list[float] = field(default_factory=lambda: [0.05, 0.3])
     projector_hidden: int = 512

@@ -193,23 +193,28 @@ def _world_model(cfg: DictConfig) -> None:
 
 
 def _lejepa(cfg: DictConfig) -> None:
+    from jepa.data.audio import AUDIO_DATASETS
     from jepa.data.images import IMAGE_DATASETS
 
     m, views = cfg.method, cfg.views
     _encoder(cfg)
-    check_choice("data.name", cfg.data.name, IMAGE_DATASETS)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS + AUDIO_DATASETS)
+    if cfg.data.name in AUDIO_DATASETS:
+        _audio(cfg)
     check_positive(cfg, "method.global_views", "method.local_size", "method.projector_hidden", "method.projector_dim")
     if m.local_views < 0:
         raise ConfigError(f"method.local_views={m.local_views} must be >= 0")
     for key in ("data.image_size", "method.local_size"):
+        if key == "data.image_size" and cfg.data.name in AUDIO_DATASETS:
+            continue  # spectrograms are data.clip_frames x mel bins, checked above
         if OmegaConf.select(cfg, key) % cfg.model.patch_size:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not divisible by model.patch_size")
-    check_pairs(cfg, "method.global_scale", "method.local_scale", "views.ratio", "views.blur_sigma")
+    check_pairs(cfg, "method.global_scale", "method.local_scale", "views.ratio", "views.blur_sigma", "views.mask_width")
     for key in ("method.global_scale", "method.local_scale"):
         low, high = OmegaConf.select(cfg, key)
         if not 0 < low <= high <= 1:
             raise ConfigError(f"{key}=[{low}, {high}] must satisfy 0 < low <= high <= 1 (shares of the image area)")
-    for key in ("flip_p", "jitter_p", "grayscale_p", "blur_p"):
+    for key in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "mask_p"):
         if not 0 <= views[key] <= 1:
             raise ConfigError(f"views.{key}={views[key]} is a probability; it must lie in [0, 1]")
     if cfg.regularizer.name != "sigreg":

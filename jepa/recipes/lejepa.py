@@ -1,5 +1,5 @@
-"""The view-based LeJEPA recipe: the encoder and projector, augmented global and local views of each image, and
-the probes every pretraining recipe shares."""
+"""The view-based LeJEPA recipe: the encoder and projector, augmented global and local views of each image or
+spectrogram, and the probes every pretraining recipe shares."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from jepa.data.audio import AUDIO_DATASETS
 from jepa.data.images import pixel_normalisation
 from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec
 from jepa.losses import SIGReg
@@ -18,7 +19,8 @@ from jepa.train.engine import TrainingSetup
 
 
 def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
-    """(spec, count) of the global views (the data's size) and, if any, of the local views."""
+    """(spec, count) of the global views (the data's size) and, if any, of the local views. Spectrogram views are
+    time crops across every mel bin."""
     v, m = cfg.views, cfg.method
     strengths = {
         "ratio": tuple(v.ratio),
@@ -32,13 +34,17 @@ def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
         "grayscale_p": v.grayscale_p,
         "blur_p": v.blur_p,
         "blur_sigma": tuple(v.blur_sigma),
+        "mask_p": v.mask_p,
+        "mask_width": tuple(v.mask_width),
+        "full_width": cfg.data.name in AUDIO_DATASETS,
     }
-    groups = [(ViewSpec(cfg.data.image_size, scale=tuple(m.global_scale), **strengths), m.global_views)]
+    height, width = input_size(cfg.data)
+    local_shape = (m.local_size, width) if strengths["full_width"] else (m.local_size, m.local_size)
+    groups = [(ViewSpec((height, width), scale=tuple(m.global_scale), **strengths), m.global_views)]
     if m.local_views:
-        local_sigma = tuple(
-            s * m.local_size / cfg.data.image_size for s in v.blur_sigma
-        )  # the same blur in image pixels
-        local = ViewSpec(m.local_size, scale=tuple(m.local_scale), **(strengths | {"blur_sigma": local_sigma}))
+        # the same blur in pixels of the input
+        local_sigma = tuple(s * m.local_size / height for s in v.blur_sigma)
+        local = ViewSpec(local_shape, scale=tuple(m.local_scale), **(strengths | {"blur_sigma": local_sigma}))
         groups.append((local, m.local_views))
     return groups
 
@@ -54,7 +60,8 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
     """The method, the training split and a collate function that makes the views of each batch."""
     method = build_method(cfg)  # first: its initial weights are the first draws after the engine's seed
     train_set = build_dataset(cfg.data, "train", run_dir)
-    maker = ViewMaker(*pixel_normalisation(cfg.data.name))
+    audio = cfg.data.name in AUDIO_DATASETS  # zero-mean log-mel features: no colour to undo
+    maker = ViewMaker() if audio else ViewMaker(*pixel_normalisation(cfg.data.name))
     return TrainingSetup(method, train_set, MultiViewCollator(view_groups(cfg), maker))
 
 
