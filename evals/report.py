@@ -205,9 +205,9 @@ def evaluate_over_seeds(
     """:func:`evaluate_encoders` once per seed -> one list of rows per seed.
 
     An encoder given as a factory ``seed -> nn.Module`` (a random-init encoder) is drawn anew for every seed; the
-    features of a fixed encoder are extracted once. Every seed retrains the main label's probes; the other labels
-    (``label_names`` and the attentive probes of other labels) are probed with the first seed only, their columns
-    being descriptions of what an encoder knows rather than the comparison the seeds are for.
+    features of a fixed encoder are extracted once. Every seed retrains the main label's linear and kNN probes.
+    The attentive probes (each costs as much as all the linear ones) and the other labels' probes run with the
+    first seed only: the seeds are for the comparison of the encoders on the main label.
     """
     unknown = set(probes) - set(PROBES)
     if unknown:
@@ -229,7 +229,7 @@ def evaluate_over_seeds(
                 )["acc"]
             if "knn" in probes:
                 row["knn_acc"] = knn_probe(train_x, train_y, val_x, val_y)["acc"]
-            if main in attentive_labels:
+            if main in attentive_labels and i == 0:
                 row.update(_attentive_columns(train_tokens, val_tokens, train_y, val_y, "attentive", device, seed))
             # RankMe of raw pixels says nothing about a representation and costs seconds on wide inputs
             row["rankme"] = rankme(train_x) if not raw else None

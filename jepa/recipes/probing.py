@@ -43,10 +43,10 @@ def evaluate_encoder(cfg: DictConfig, method: nn.Module, facts: dict | None = No
     video and audio also an attentive probe of the main label, and on video of the dynamics labels (motion
     direction and velocity for the moving shapes).
 
-    With ``eval.seeds`` > 1 every seed retrains the main label's probes and draws a new random-init encoder, and the
-    table shows each figure's mean with the half-width of its 95 % interval over the seeds (the other labels are
-    probed with the first seed). Writes ``eval.json`` (the summary rows and every seed's rows) and the summary plot
-    into the run directory and prints the table."""
+    With ``eval.seeds`` > 1 every seed retrains the main label's linear and kNN probes and draws a new random-init
+    encoder, and the table shows each figure's mean with the half-width of its 95 % interval over the seeds (the
+    attentive probes and the other labels run with the first seed). Writes ``eval.json`` (the summary rows and
+    every seed's rows) and the summary plot into the run directory and prints the table."""
     device = select_device(cfg.train.device)
     train_set, val_set = (build_dataset(cfg.data, split, cfg.run_dir) for split in ("train", "val"))
     # video and audio labels lie in how tokens relate over time, which only a probe reading the tokens sees
