@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from jepa.data.audio import AUDIO_DATASETS
 from jepa.data.images import pixel_normalisation
@@ -21,29 +21,16 @@ from jepa.train.engine import TrainingSetup
 def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
     """(spec, count) of the global views (the data's size) and, if any, of the local views. Spectrogram views are
     time crops across every mel bin."""
-    v, m = cfg.views, cfg.method
-    strengths = {
-        "ratio": tuple(v.ratio),
-        "flip_p": v.flip_p,
-        "rotation": v.rotation,
-        "jitter_p": v.jitter_p,
-        "brightness": v.brightness,
-        "contrast": v.contrast,
-        "saturation": v.saturation,
-        "hue": v.hue,
-        "grayscale_p": v.grayscale_p,
-        "blur_p": v.blur_p,
-        "blur_sigma": tuple(v.blur_sigma),
-        "mask_p": v.mask_p,
-        "mask_width": tuple(v.mask_width),
-        "full_width": cfg.data.name in AUDIO_DATASETS,
-    }
+    v, m = OmegaConf.to_container(cfg.views), cfg.method
+    # the views section holds ViewSpec's strengths under the same names
+    strengths = {key: tuple(value) if isinstance(value, list) else value for key, value in v.items()}
+    strengths["full_width"] = cfg.data.name in AUDIO_DATASETS
     height, width = input_size(cfg.data)
     local_shape = (m.local_size, width) if strengths["full_width"] else (m.local_size, m.local_size)
     groups = [(ViewSpec((height, width), scale=tuple(m.global_scale), **strengths), m.global_views)]
     if m.local_views:
         # the same blur in pixels of the input
-        local_sigma = tuple(s * m.local_size / height for s in v.blur_sigma)
+        local_sigma = tuple(s * m.local_size / height for s in v["blur_sigma"])
         local = ViewSpec(local_shape, scale=tuple(m.local_scale), **(strengths | {"blur_sigma": local_sigma}))
         groups.append((local, m.local_views))
     return groups
