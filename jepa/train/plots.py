@@ -63,8 +63,9 @@ def plot_run(run_dir: str | Path) -> Path:
             axes[2].bar_label(bars, fmt="%.1f" if accuracy else "%.2f", fontsize=8)
         axes[2].set_xticks([j + width * (len(probes) - 1) / 2 for j in range(len(rows))], names)
         axes[2].set_title(title)
-        axes[2].set_ylim(bottom=0 if accuracy else None, top=1.05 * scale)  # an R² may be negative
-        axes[2].legend(loc="upper right")
+        # an R² may be negative; the headroom keeps the legend off the bars
+        axes[2].set_ylim(bottom=0 if accuracy else None, top=1.3 * scale)
+        axes[2].legend(loc="upper center", ncols=len(probes), fontsize=8)
     fig.suptitle(run_dir.name)
     fig.tight_layout()
     out = run_dir / "summary.png"
