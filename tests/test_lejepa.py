@@ -135,3 +135,19 @@ def test_on_sounds_the_views_are_time_crops_across_every_mel_bin(tmp_path_factor
     rows, per_seed = {r["encoder"]: r for r in results["rows"]}, results["rows_per_seed"]
     assert rows["random_init"]["linear_acc_ci"] >= 0 and rows["random_init"]["attentive_acc_ci"] is None
     assert "attentive_acc" in per_seed[0][0] and "attentive_acc" not in per_seed[1][0]  # attentive: first seed only
+
+
+def test_on_video_the_local_views_are_shorter_smaller_clips(tmp_path_factory, tmp_path):
+    from conftest import TINY_VIDEO
+
+    overrides = ["experiment=lejepa_moving_shapes", *TINY_VIDEO[1:], "train.steps=2", "eval.enabled=false"]
+    overrides += ["method.local_size=16", "method.local_frames=2", "method.projector_hidden=32"]
+    overrides += ["method.projector_dim=16", f"data.root={tmp_path_factory.getbasetemp() / 'videos'}"]
+    cfg = load_config([*overrides, f"run_dir={tmp_path / 'run'}"])
+    losses = make_trainer(cfg).fit()
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    setup = build(cfg, Path(cfg.run_dir))
+    batch = setup.collate([setup.train_set[i] for i in range(4)], BatchContext(0, 0, 4, slice(0, 4)))
+    assert [v.shape for v in batch["views"]] == [(4, 2, 3, 4, 32, 32), (4, 2, 3, 2, 16, 16)]  # (B, V, C, T, H, W)
+    with pytest.raises(ConfigError, match="method.local_frames"):
+        load_config([*overrides, "method.local_frames=3"])

@@ -134,3 +134,19 @@ def test_spectrogram_views_crop_time_across_every_mel_bin_and_mask_a_band():
     assert (zeroed.sum(1)[inside] == 4).all() and (zeroed.sum(1) <= 4).all()  # a quarter of the 16 mel bins
     kept = ~zeroed[0]
     torch.testing.assert_close(views[0, 0][:, kept], x[0, 0, 8:][:, kept], atol=1e-5, rtol=0)
+
+
+def test_clip_views_cut_consecutive_frames_and_crop_every_frame_alike():
+    clips = torch.rand(3, 3, 8, 16, 16)  # (B, C, T, H, W)
+    spec = ViewSpec(8, frames=4, scale=(0.25, 0.25), ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, blur_p=0.0)
+    params = draw_params(spec, 3, torch.Generator().manual_seed(2))
+    params[:, VIEW_PARAMS.index("centre_y")] = params[:, VIEW_PARAMS.index("centre_x")] = -0.5  # the top-left quarter
+    views = UNIT(clips, spec, params)
+    assert views.shape == (3, 3, 4, 8, 8)
+    first = (params[:, VIEW_PARAMS.index("time_start")] * 8).round().long()  # rewritten to the crop's first frame
+    assert ((first >= 0) & (first <= 4)).all()
+    for b in range(3):
+        expected = clips[b, :, first[b] : first[b] + 4, :8, :8]
+        torch.testing.assert_close(views[b], expected, atol=1e-5, rtol=0)
+    whole = draw_params(ViewSpec(8), 3, torch.Generator().manual_seed(2))
+    assert (whole[:, VIEW_PARAMS.index("time_start")] == 0).all()  # whole clips and images start at 0

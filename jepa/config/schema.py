@@ -192,6 +192,7 @@ class LeJEPAConfig:
     global_views: int = 2
     local_views: int = 4
     local_size: int = 32  # side of the local crops (spectrograms: their frames), a multiple of model.patch_size
+    local_frames: int = 0  # video: consecutive frames of each local view, a multiple of model.tubelet_size; 0 = all
     global_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # crop's share of the image area
     local_scale: list[float] = field(default_factory=lambda: [0.05, 0.3])
     projector_hidden: int = 512

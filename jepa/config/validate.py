@@ -195,12 +195,21 @@ def _world_model(cfg: DictConfig) -> None:
 def _lejepa(cfg: DictConfig) -> None:
     from jepa.data.audio import AUDIO_DATASETS
     from jepa.data.images import IMAGE_DATASETS
+    from jepa.data.video import VIDEO_DATASETS
 
     m, views = cfg.method, cfg.views
     _encoder(cfg)
-    check_choice("data.name", cfg.data.name, IMAGE_DATASETS + AUDIO_DATASETS)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS + AUDIO_DATASETS + VIDEO_DATASETS)
     if cfg.data.name in AUDIO_DATASETS:
         _audio(cfg)
+    if cfg.data.name in VIDEO_DATASETS:
+        _video(cfg)
+        frames, tubelet = m.local_frames, cfg.model.tubelet_size
+        if frames < 0 or frames % tubelet or frames > cfg.data.frames_per_clip:
+            raise ConfigError(
+                f"method.local_frames={frames} must be 0 (all) or a multiple of model.tubelet_size={tubelet} up to "
+                f"data.frames_per_clip={cfg.data.frames_per_clip}"
+            )
     check_positive(cfg, "method.global_views", "method.local_size", "method.projector_hidden", "method.projector_dim")
     if m.local_views < 0:
         raise ConfigError(f"method.local_views={m.local_views} must be >= 0")

@@ -29,12 +29,11 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
 def pixel_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) per channel that dataset ``name``'s images were normalised with, to undo it (colour jitter)."""
-    if name in IMAGENET_NORMALISED:
-        return IMAGENET_MEAN, IMAGENET_STD
+    """(mean, std) per channel that image or video dataset ``name`` was normalised with, to undo it (colour
+    jitter): every image and video dataset uses :func:`jepa.data.transforms.normalise` but the digits."""
     if name == "digits":
         return (0.5,) * 3, (0.5,) * 3
-    raise ValueError(f"no pixel normalisation known for image dataset {name!r}")
+    return IMAGENET_MEAN, IMAGENET_STD
 
 
 def to_tensor(image: Image.Image, image_size: int) -> torch.Tensor:

@@ -32,6 +32,7 @@ VIEW_PARAMS = (
     "blur",  # Gaussian sigma in pixels of the view / the largest sigma
     "mask_centre",  # a band of columns (a spectrogram's mel bins) set to zero: its centre in [0, 1] of the width
     "mask_width",  # its width as a share of the view's width (0: no band)
+    "time_start",  # video: the first frame of a temporal crop, as a share of the clip's frames (0: from the start)
 )
 
 
@@ -45,10 +46,13 @@ class ViewSpec:
     degrees; colour jitter (strengths as torchvision's ColorJitter) with probability ``jitter_p``; ``blur_sigma``:
     Gaussian sigma range in pixels of the view, applied with probability ``blur_p``; with probability ``mask_p`` a
     band of columns of width ``mask_width`` (a share of the view's width) is zeroed (SpecAugment's frequency mask).
+    On video clips, ``frames`` consecutive frames from a uniformly drawn start (None: all of them), every frame
+    cropped and coloured alike.
     """
 
     size: int | tuple[int, int]
     full_width: bool = False
+    frames: int | None = None
     scale: tuple[float, float] = (0.3, 1.0)
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip_p: float = 0.5
@@ -109,21 +113,10 @@ def draw_params(spec: ViewSpec, n: int, generator: torch.Generator) -> torch.Ten
     grayscale = _chance(n, spec.grayscale_p, g)
     blur = _chance(n, spec.blur_p, g) * _uniform(n, *spec.blur_sigma, g) / max(spec.blur_sigma[1], 1e-6)
     mask_centre, mask_width = torch.rand(n, generator=g), _chance(n, spec.mask_p, g) * _uniform(n, *spec.mask_width, g)
-    columns = [
-        centre_y,
-        centre_x,
-        height,
-        width,
-        flip,
-        rotation,
-        *factors,
-        hue,
-        grayscale,
-        blur,
-        mask_centre,
-        mask_width,
-    ]
-    return torch.stack(columns, dim=1)
+    # scaled to the frames a clip has to spare when the view is made; 0 for whole clips and images
+    time_start = torch.rand(n, generator=g) * (spec.frames is not None)
+    geometry = [centre_y, centre_x, height, width, flip, rotation]
+    return torch.stack([*geometry, *factors, hue, grayscale, blur, mask_centre, mask_width, time_start], dim=1)
 
 
 def _geometry(images: torch.Tensor, params: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -214,13 +207,31 @@ class ViewMaker:
         self.std = torch.tensor(std).view(1, -1, 1, 1)
 
     def __call__(self, images: torch.Tensor, spec: ViewSpec, params: torch.Tensor) -> torch.Tensor:
-        """images (B, C, H, W), params (B, P) from :func:`draw_params` -> views (B, C, *spec.shape)."""
+        """images (B, C, H, W) or clips (B, C, T, H, W), params (B, P) from :func:`draw_params` -> views
+        (B, C, *spec.shape) or (B, C, frames, *spec.shape)."""
+        if images.dim() == 5:
+            return self._clip_views(images, spec, params)
         x = _geometry(images, params, spec.shape)
         if x.shape[1] == 3:
             x = _colour(x * self.std + self.mean, params)
             x = (x - self.mean) / self.std
         x = _blur(x, params[:, 11] * spec.blur_sigma[1], spec.blur_sigma[1])
         return _mask_columns(x, params[:, 12], params[:, 13])
+
+    def _clip_views(self, clips: torch.Tensor, spec: ViewSpec, params: torch.Tensor) -> torch.Tensor:
+        """A temporal crop of ``spec.frames`` frames of each clip, then the image views of its frames with the
+        clip's parameters: (B, C, T, H, W) -> (B, C, frames, *spec.shape). ``time_start`` is rewritten to the share
+        of the clip where the crop starts."""
+        b, c, t = clips.shape[:3]
+        frames = spec.frames or t
+        if frames > t:
+            raise ValueError(f"a view of {frames} frames cannot be cut from clips of {t}")
+        first = (params[:, 14] * (t - frames + 1)).long().clamp(max=t - frames)  # (B,)
+        params[:, 14] = first / t
+        index = (first[:, None] + torch.arange(frames)).view(b, 1, frames, 1, 1).expand(-1, c, -1, *clips.shape[3:])
+        x = clips.gather(2, index).transpose(1, 2).flatten(0, 1)  # (B * frames, C, H, W)
+        x = self(x, spec, params.repeat_interleave(frames, 0))
+        return x.view(b, frames, c, *spec.shape).transpose(1, 2)
 
 
 def relative_actions(params: torch.Tensor) -> torch.Tensor:

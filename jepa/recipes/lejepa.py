@@ -1,5 +1,5 @@
-"""The view-based LeJEPA recipe: the encoder and projector, augmented global and local views of each image or
-spectrogram, and the probes every pretraining recipe shares."""
+"""The view-based LeJEPA recipe: the encoder and projector, augmented global and local views of each image, video
+clip or spectrogram, and the probes every pretraining recipe shares."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from jepa.data.images import pixel_normalisation
 from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec
 from jepa.losses import SIGReg
 from jepa.methods.lejepa import LeJEPA, projector
-from jepa.recipes.parts import build_dataset, build_encoder, input_size
+from jepa.recipes.parts import build_dataset, build_encoder, clip_frames, input_size
 from jepa.recipes.probing import evaluate_encoder
 from jepa.recipes.registry import Recipe, register
 from jepa.train.engine import TrainingSetup
@@ -20,7 +20,8 @@ from jepa.train.engine import TrainingSetup
 
 def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
     """(spec, count) of the global views (the data's size) and, if any, of the local views. Spectrogram views are
-    time crops across every mel bin."""
+    time crops across every mel bin; video views crop every frame of a clip alike, and local ones keep
+    ``method.local_frames`` consecutive frames."""
     v, m = OmegaConf.to_container(cfg.views), cfg.method
     # the views section holds ViewSpec's strengths under the same names
     strengths = {key: tuple(value) if isinstance(value, list) else value for key, value in v.items()}
@@ -29,15 +30,15 @@ def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
     local_shape = (m.local_size, width) if strengths["full_width"] else (m.local_size, m.local_size)
     groups = [(ViewSpec((height, width), scale=tuple(m.global_scale), **strengths), m.global_views)]
     if m.local_views:
-        # the same blur in pixels of the input
+        # the same blur in pixels of the input; on video, local_frames consecutive frames of the clip
         local_sigma = tuple(s * m.local_size / height for s in v["blur_sigma"])
-        local = ViewSpec(local_shape, scale=tuple(m.local_scale), **(strengths | {"blur_sigma": local_sigma}))
-        groups.append((local, m.local_views))
+        local = strengths | {"blur_sigma": local_sigma, "frames": m.local_frames or None}
+        groups.append((ViewSpec(local_shape, scale=tuple(m.local_scale), **local), m.local_views))
     return groups
 
 
 def build_method(cfg: DictConfig, facts: dict | None = None) -> LeJEPA:
-    encoder = build_encoder(cfg.model, input_size(cfg.data))
+    encoder = build_encoder(cfg.model, input_size(cfg.data), clip_frames(cfg.data))
     head = projector(encoder.embed_dim, cfg.method.projector_hidden, cfg.method.projector_dim)
     sigreg = SIGReg(num_slices=cfg.regularizer.sigreg_slices)
     return LeJEPA(encoder, head, sigreg, sigreg_weight=cfg.regularizer.sigreg_weight)
