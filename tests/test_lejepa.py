@@ -108,7 +108,7 @@ def test_resume_after_sigkill_replays_the_same_views(lejepa_overrides, killed_an
         ("method.local_size=18", "method.local_size"),
         ("method.local_scale=[0.5,0.2]", "method.local_scale"),
         ("views.grayscale_p=1.5", "views.grayscale_p"),
-        ("data.name=moving_shapes", "data.name"),
+        ("data.name=moving_shapes", "model.patch_embed"),  # the conv stem is for images
         ("regularizer.sigreg_weight=2", "regularizer.sigreg_weight"),
     ],
 )
