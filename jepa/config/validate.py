@@ -213,9 +213,9 @@ def _lejepa(cfg: DictConfig) -> None:
     check_positive(cfg, "method.global_views", "method.local_size", "method.projector_hidden", "method.projector_dim")
     if m.local_views < 0:
         raise ConfigError(f"method.local_views={m.local_views} must be >= 0")
-    for key in ("data.image_size", "method.local_size"):
-        if key == "data.image_size" and cfg.data.name in AUDIO_DATASETS:
-            continue  # spectrograms are data.clip_frames x mel bins, checked above
+    # spectrograms are data.clip_frames x mel bins, checked above
+    sizes = ("method.local_size",) if cfg.data.name in AUDIO_DATASETS else ("data.image_size", "method.local_size")
+    for key in sizes:
         if OmegaConf.select(cfg, key) % cfg.model.patch_size:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not divisible by model.patch_size")
     check_pairs(cfg, "method.global_scale", "method.local_scale", "views.ratio", "views.blur_sigma", "views.mask_width")

@@ -19,7 +19,9 @@ from jepa.train.plots import plot_run
 DYNAMICS_LABELS = ("velocity",)  # float labels of video datasets that also get an attentive probe
 
 
-def _encoders(cfg: DictConfig, pretrained: nn.Module, token_probes: bool) -> dict[str, EncoderOrFactory]:
+def _encoders(
+    cfg: DictConfig, pretrained: nn.Module, token_probes: bool, device: torch.device
+) -> dict[str, EncoderOrFactory]:
     """The pretrained encoder and, with ``eval.baselines``, random-init encoders of the same architecture (one per
     probe seed) and the raw input (cut into the encoder's patches or tubelets, so the attentive probe can read it
     too)."""
@@ -31,7 +33,6 @@ def _encoders(cfg: DictConfig, pretrained: nn.Module, token_probes: bool) -> dic
             torch.manual_seed(seed + 1)
             return build_encoder(cfg.model, input_size(cfg.data), frames).to(device)
 
-        device = select_device(cfg.train.device)
         encoders["random_init"] = random_init
         patch = (*([cfg.model.tubelet_size] if frames else []), cfg.model.patch_size, cfg.model.patch_size)
         encoders["raw_input"] = RawPatches(patch) if token_probes else None
@@ -55,7 +56,7 @@ def evaluate_encoder(cfg: DictConfig, method: nn.Module, facts: dict | None = No
     main = getattr(train_set, "main_label", None)
     attentive = [main, *(name for name in DYNAMICS_LABELS if name in labels)] if token_probes else []
     per_seed = evaluate_over_seeds(
-        _encoders(cfg, method.eval_encoder().to(device), token_probes),
+        _encoders(cfg, method.eval_encoder().to(device), token_probes, device),
         train_set,
         val_set,
         seeds=range(cfg.train.seed, cfg.train.seed + cfg.eval.seeds),
