@@ -14,8 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.policies import via_door
-from envs.two_rooms import TwoRoomsEnv
+from envs.two_rooms import TwoRoomsEnv, via_door
 
 
 class RandomAgent:

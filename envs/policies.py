@@ -2,6 +2,9 @@
 
 A world model only learns the dynamics its data covers. Uniform random actions barely leave the start
 room of Two-Rooms, so it also has a scripted explorer that walks through the door to random waypoints.
+Demonstrations for policy learning come from the env's scripted expert; :class:`NoisyActions` perturbs any
+policy's actions so that the data also holds the mistakes (and failed episodes) a learned policy must recover
+from.
 """
 
 from __future__ import annotations
@@ -11,32 +14,16 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from envs.two_rooms import TwoRoomsEnv
+from envs.experts import make_expert
+from envs.two_rooms import TwoRoomsEnv, via_door
 
-POLICIES = ("random", "waypoint")
+POLICIES = ("random", "waypoint", "expert")
 
 
 class Policy(Protocol):
     def __call__(self, infos: dict[str, Any]) -> np.ndarray:
         """Actions ``(num_envs, A)`` given the vector env's latest ``infos``."""
         ...
-
-
-def via_door(env: TwoRoomsEnv, pos: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Where to head next from ``pos`` (2,) for ``target`` (2,): the target itself in the same room, else the door.
-
-    The straight line to the other room is mostly blocked by the wall, so the agent first lines up with the door
-    a little beyond the wall's reach on its own side, then crosses on the door's centre line to as far beyond it
-    on the other side, where it is in the target's room.
-    """
-    here, there = env.room(pos), env.room(target)
-    if here == there:
-        return target
-    offset = env.WALL_HALF_WIDTH + env.agent_radius + env.max_step
-    side = 1.0 if there == 1 else -1.0
-    in_doorway = abs(pos[0] - env.WALL_X) <= offset + 1e-9 and env.door[0] < pos[1] < env.door[1]
-    x = env.WALL_X + (side if in_doorway else -side) * offset
-    return np.array([x, env.DOOR_Y])
 
 
 class RandomPolicy:
@@ -91,12 +78,50 @@ class WaypointPolicy:
         return actions
 
 
-def make_policy(name: str, env: gym.Env, num_envs: int, seed: int) -> Policy:
-    """``random`` for any env with a Box action space; ``waypoint`` for Two-Rooms."""
+class ExpertPolicy:
+    """Each env copy driven by its scripted expert (:func:`envs.experts.make_expert`), which reads the true state
+    from the env's info (experts ignore the frame)."""
+
+    def __init__(self, envs: list[gym.Env]):
+        self.experts = [make_expert(env) for env in envs]
+
+    def __call__(self, infos: dict[str, Any]) -> np.ndarray:
+        per_env = [{k: v[i] for k, v in infos.items() if not k.startswith("_")} for i in range(len(self.experts))]
+        return np.stack([expert.act(None, info) for expert, info in zip(self.experts, per_env)]).astype(np.float32)
+
+
+class NoisyActions:
+    """``policy``'s actions plus Gaussian noise of ``std`` half-ranges of the Box action space, clipped into it.
+
+    Demonstrations without mistakes teach a cloned policy nothing about recovering from its own: with noise the
+    expert drifts, corrects itself, and sometimes fails, and all of it is recorded."""
+
+    def __init__(self, policy: Policy, action_space: gym.spaces.Box, std: float, seed: int):
+        if std < 0:
+            raise ValueError(f"action noise std must be >= 0, got {std}")
+        self.policy, self.std = policy, std
+        self.low, self.high = action_space.low, action_space.high
+        self.rng = np.random.default_rng((seed, 1))
+
+    def __call__(self, infos: dict[str, Any]) -> np.ndarray:
+        actions = self.policy(infos)
+        noise = self.std * (self.high - self.low) / 2 * self.rng.standard_normal(actions.shape)
+        return np.clip(actions + noise, self.low, self.high).astype(np.float32)
+
+
+def make_policy(name: str, envs: list[gym.Env], seed: int, noise: float = 0.0) -> Policy:
+    """The collection policy ``name`` for the env copies ``envs``: ``random`` for any env with a Box action
+    space, ``waypoint`` for Two-Rooms, ``expert`` for envs with a scripted expert; ``noise`` > 0 adds
+    :class:`NoisyActions`."""
+    env = envs[0]
     if name == "random":
-        return RandomPolicy(env.action_space, num_envs, seed)
-    if name == "waypoint":
+        policy: Policy = RandomPolicy(env.action_space, len(envs), seed)
+    elif name == "waypoint":
         if not isinstance(env.unwrapped, TwoRoomsEnv):
             raise ValueError(f"policy 'waypoint' drives Two-Rooms only, not {env.spec.id if env.spec else env}")
-        return WaypointPolicy(env.unwrapped, num_envs, seed)
-    raise ValueError(f"unknown policy {name!r}; choose from {POLICIES}")
+        policy = WaypointPolicy(env.unwrapped, len(envs), seed)
+    elif name == "expert":
+        policy = ExpertPolicy(envs)
+    else:
+        raise ValueError(f"unknown policy {name!r}; choose from {POLICIES}")
+    return NoisyActions(policy, env.action_space, noise, seed) if noise else policy

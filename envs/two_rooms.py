@@ -187,3 +187,20 @@ class TwoRoomsEnv(gym.Env):
             "success": distance <= self.goal_radius,
             "distance": distance,
         }
+
+
+def via_door(env: TwoRoomsEnv, pos: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Where to head next from ``pos`` (2,) for ``target`` (2,): the target itself in the same room, else the door.
+
+    The straight line to the other room is mostly blocked by the wall, so the agent first lines up with the door
+    a little beyond the wall's reach on its own side, then crosses on the door's centre line to as far beyond it
+    on the other side, where it is in the target's room.
+    """
+    here, there = env.room(pos), env.room(target)
+    if here == there:
+        return target
+    offset = env.WALL_HALF_WIDTH + env.agent_radius + env.max_step
+    side = 1.0 if there == 1 else -1.0
+    in_doorway = abs(pos[0] - env.WALL_X) <= offset + 1e-9 and env.door[0] < pos[1] < env.door[1]
+    x = env.WALL_X + (side if in_doorway else -side) * offset
+    return np.array([x, env.DOOR_Y])

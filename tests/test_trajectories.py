@@ -225,7 +225,9 @@ def test_a_wrong_type_or_unknown_collect_key_fails_naming_it(override):
     [
         (["episodes=0"], "episodes"),
         (["num_envs=0"], "num_envs"),
-        (["policy=expert"], "policy"),
+        (["policy=planner"], "policy"),
+        (["policy=expert", "env=reacher"], "policy=expert"),
+        (["action_noise=-0.1"], "action_noise"),
         (["policy=waypoint", "env=pendulum"], "policy=waypoint"),
         (["env.id=NoSuchEnv-v0"], "env.id"),
     ],
@@ -271,3 +273,45 @@ def test_collection_exports_to_minari_losslessly(two_rooms_dir, tmp_path, monkey
         np.testing.assert_array_equal(exported.terminations, e["terminated"])
     env = dataset.recover_environment()
     assert env.spec.id == "jepa/TwoRooms-v0" and env.spec.max_episode_steps == STEPS
+
+
+def _demos(out, noise: float, env: str = "two_rooms", episodes: int = 4) -> DictConfig:
+    overrides = [f"env={env}", "policy=expert", f"action_noise={noise}", f"episodes={episodes}", "num_envs=2"]
+    return _collect_config(*overrides, "episodes_per_shard=2", f"out={out}")
+
+
+def test_expert_demonstrations_record_each_episodes_goal_image(tmp_path):
+    directory = collect(_demos(tmp_path / "clean", noise=0.0))
+    env = TwoRoomsEnv()
+    for name in json.loads((directory / "meta.json").read_text())["shards"]:
+        shard = read_shard(directory / name)
+        assert shard["goal_obs"].shape == (len(shard["episode_lengths"]), 64, 64, 3)
+        ends = np.cumsum(shard["episode_lengths"]) - 1
+        assert shard["terminated"][ends].all()  # the noiseless expert reaches every goal
+        last_obs = np.cumsum(shard["episode_lengths"] + 1) - 1
+        for goal_image, last_state in zip(shard["goal_obs"], shard["state"][last_obs]):
+            # the goal image shows the agent at the goal, within the goal radius of where the episode ended
+            drawn = np.argwhere((goal_image != env._background).any(-1)).mean(0)
+            x, y = (drawn[1] + 0.5) / 64, 1 - (drawn[0] + 0.5) / 64
+            assert np.hypot(x - last_state[0], y - last_state[1]) < env.goal_radius + 1 / 32
+
+
+def test_action_noise_perturbs_the_experts_actions_within_the_action_space(tmp_path):
+    clean = read_shard(collect(_demos(tmp_path / "clean", noise=0.0)) / "shard_00000.npz")
+    noisy_dir = collect(_demos(tmp_path / "noisy", noise=0.5))
+    noisy = read_shard(noisy_dir / "shard_00000.npz")
+    assert json.loads((noisy_dir / "meta.json").read_text())["action_noise"] == 0.5
+    assert np.abs(noisy["actions"]).max() <= 1.0
+
+    # the noisy expert zigzags: its consecutive actions differ far more than the clean expert's
+    def turning(actions):
+        return np.abs(np.diff(actions, axis=0)).mean()
+
+    assert turning(noisy["actions"]) > 3 * turning(clean["actions"])
+
+
+def test_pendulum_demonstrations_have_no_goal_images(tmp_path):
+    cfg = _demos(tmp_path / "pendulum", noise=0.2, env="pendulum", episodes=2)
+    cfg.steps = 20
+    shard = read_shard(collect(cfg) / "shard_00000.npz")
+    assert "goal_obs" not in shard and shard["state"].shape[1] == 3 and shard["actions"].shape[1] == 1

@@ -1,7 +1,8 @@
 """Collect episodes from a registered env with a data policy and write them as trajectory shards.
 
 ``jepa collect env=two_rooms policy=waypoint episodes=200 out=data/two_rooms`` runs
-``num_envs`` copies in a ``SyncVectorEnv`` and writes the format documented in ``jepa.data.trajectories``.
+``num_envs`` copies in a ``SyncVectorEnv`` and writes the format documented in ``jepa.data.trajectories``;
+``policy=expert action_noise=0.3`` records demonstrations of the env's scripted expert with noisy actions.
 The run is deterministic given ``seed`` (env ``i`` is seeded ``seed + i``, the policy ``seed``).
 """
 
@@ -27,9 +28,15 @@ def _state(infos: dict[str, Any], i: int) -> np.ndarray:
     return true_state({key: infos[key][i] for key in ("state", "pos") if key in infos})
 
 
+def _goal(env: gym.Env) -> np.ndarray | None:
+    """The goal image of the episode ``env`` has just started, for goal-conditioned envs; else None."""
+    goal_observation = getattr(env.unwrapped, "goal_observation", None)
+    return None if goal_observation is None else goal_observation()
+
+
 class _EpisodeBuffer:
-    def __init__(self, obs: np.ndarray, state: np.ndarray):
-        self.obs, self.state = [obs], [state]
+    def __init__(self, obs: np.ndarray, state: np.ndarray, goal_obs: np.ndarray | None):
+        self.obs, self.state, self.goal_obs = [obs], [state], goal_obs
         self.actions, self.rewards, self.terminated, self.truncated = [], [], [], []
 
     def add(self, action, reward, terminated, truncated, obs, state) -> None:
@@ -41,7 +48,8 @@ class _EpisodeBuffer:
         self.state.append(state)
 
     def episode(self) -> Episode:
-        return Episode(*(np.stack(getattr(self, f.name)) for f in dataclasses.fields(Episode)))
+        steps = {f.name: np.stack(getattr(self, f.name)) for f in dataclasses.fields(Episode) if f.name != "goal_obs"}
+        return Episode(**steps, goal_obs=self.goal_obs)
 
 
 def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: DictConfig, out: Path) -> dict:
@@ -50,7 +58,7 @@ def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: DictConfig, out
     from tqdm.auto import tqdm
 
     obs, infos = venv.reset(seed=cfg.seed)
-    buffers = [_EpisodeBuffer(obs[i], _state(infos, i)) for i in range(cfg.num_envs)]
+    buffers = [_EpisodeBuffer(obs[i], _state(infos, i), _goal(venv.envs[i])) for i in range(cfg.num_envs)]
     restarting = np.zeros(cfg.num_envs, dtype=bool)  # NEXT_STEP autoreset: these envs reset on this step
     pending: list[Episode] = []
     shards: list[str] = []
@@ -61,7 +69,7 @@ def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: DictConfig, out
             obs, rewards, terminated, truncated, infos = venv.step(actions)
             for i in range(cfg.num_envs):
                 if restarting[i]:
-                    buffers[i] = _EpisodeBuffer(obs[i], _state(infos, i))
+                    buffers[i] = _EpisodeBuffer(obs[i], _state(infos, i), _goal(venv.envs[i]))
                     continue
                 buffers[i].add(actions[i], rewards[i], terminated[i], truncated[i], obs[i], _state(infos, i))
                 if (terminated[i] or truncated[i]) and done < cfg.episodes:
@@ -96,13 +104,14 @@ def collect(cfg: DictConfig) -> Path:
         space = venv.single_observation_space
         if space.dtype != np.uint8 or len(space.shape) != 3 or space.shape[-1] != 3:
             raise ValueError(f"{cfg.env.id} observes {space}, not RGB frames; try a pixel env (jepa/PixelPendulum-v0)")
-        policy = make_policy(cfg.policy, venv.envs[0], cfg.num_envs, cfg.seed)
+        policy = make_policy(cfg.policy, venv.envs, cfg.seed, cfg.action_noise)
         out.mkdir(parents=True, exist_ok=True)
         recorded = _record(venv, policy, cfg, out)
     finally:
         venv.close()
     max_steps = cfg.steps or gym.spec(cfg.env.id).max_episode_steps
-    run = {"env": cfg.env.id, "policy": cfg.policy, "seed": cfg.seed, "num_envs": cfg.num_envs}
+    run = {"env": cfg.env.id, "policy": cfg.policy, "action_noise": cfg.action_noise, "seed": cfg.seed}
+    run["num_envs"] = cfg.num_envs
     write_meta(out, {**run, "max_episode_steps": max_steps, **recorded})
     if cfg.minari:
         export_minari(out, cfg.minari)

@@ -251,7 +251,8 @@ class CollectConfig:
     steps: int | None = None  # maximum steps per episode; None = the env's registered limit
     out: str = "data/trajectories"  # a new or empty directory
     seed: int = 0
-    policy: str = "random"  # random | waypoint (Two-Rooms only)
+    policy: str = "random"  # random | waypoint (Two-Rooms only) | expert (envs with a scripted expert)
+    action_noise: float = 0.0  # Gaussian noise on every action, in half-ranges of the action space
     num_envs: int = 4
     episodes_per_shard: int = 50
     minari: str = ""  # also export as this Minari dataset id (needs the 'minari' extra)

@@ -277,6 +277,12 @@ def validate_collect(cfg: DictConfig) -> None:
         raise ConfigError("minari export needs the 'minari' extra: pip install 'jepa[minari]'")
     if cfg.policy == "waypoint" and cfg.env.id != "jepa/TwoRooms-v0":
         raise ConfigError(f"policy=waypoint drives Two-Rooms only, not env.id={cfg.env.id}")
+    if cfg.policy == "expert":
+        from envs.experts import EXPERTS
+
+        check_choice("env.id (policy=expert)", cfg.env.id, EXPERTS)
+    if cfg.action_noise < 0:
+        raise ConfigError(f"action_noise={cfg.action_noise} must be >= 0")
     out = Path(cfg.out).expanduser()
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"out={cfg.out} is not empty; collect into a new directory")

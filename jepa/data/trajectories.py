@@ -7,7 +7,8 @@ A collection is one directory (format version 1):
   and the true state behind it (Two-Rooms: the agent position; pixel control tasks: the simulator state);
   ``actions`` float32 (ΣL, A), ``rewards`` float32 (ΣL,), ``terminated`` / ``truncated`` bool (ΣL,): the
   L steps of each episode, action t leading from observation t to t + 1; ``episode_ids`` and
-  ``episode_lengths`` int64 (E,): the global episode numbers and their L.
+  ``episode_lengths`` int64 (E,): the global episode numbers and their L; for goal-conditioned envs
+  ``goal_obs`` uint8 (E, H, W, 3), each episode's goal image.
 - ``meta.json``, written last: format, version, the shard names, counts (episodes, transitions), shapes,
   and what the collector records (env id, seed, policy, ...).
 
@@ -41,6 +42,7 @@ META = "meta.json"
 OBS_KEYS = {"obs": np.uint8, "state": np.float32}  # one row per observation
 STEP_KEYS = {"actions": np.float32, "rewards": np.float32, "terminated": np.bool_, "truncated": np.bool_}
 EPISODE_KEYS = {"episode_ids": np.int64, "episode_lengths": np.int64}
+GOAL_KEY = "goal_obs"  # optional, one goal image per episode
 # What numpy and zipfile raise on a missing, truncated or garbled shard, plus ShardError for bad contents.
 SHARD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
@@ -52,7 +54,7 @@ class ShardError(ValueError):
 @dataclass
 class Episode:
     """One episode: ``obs`` (L+1, H, W, 3) uint8, ``state`` (L+1, S), ``actions`` (L, A), ``rewards``,
-    ``terminated``, ``truncated`` (L,)."""
+    ``terminated``, ``truncated`` (L,); ``goal_obs`` (H, W, 3) uint8 for goal-conditioned envs."""
 
     obs: np.ndarray
     state: np.ndarray
@@ -60,6 +62,7 @@ class Episode:
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+    goal_obs: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -71,12 +74,15 @@ def shard_name(index: int) -> str:
 
 
 def write_shard(path: str | Path, episodes: Sequence[Episode], first_id: int) -> Path:
-    """Write ``episodes`` (numbered from ``first_id``) as one shard, atomically."""
+    """Write ``episodes`` (numbered from ``first_id``) as one shard, atomically; their goal images too when
+    every episode has one."""
     arrays = {key: np.concatenate([getattr(e, key) for e in episodes]).astype(dtype) for key, dtype in OBS_KEYS.items()}
     for key, dtype in STEP_KEYS.items():
         arrays[key] = np.concatenate([getattr(e, key) for e in episodes]).astype(dtype)
     arrays["episode_ids"] = np.arange(first_id, first_id + len(episodes), dtype=np.int64)
     arrays["episode_lengths"] = np.array([e.length for e in episodes], dtype=np.int64)
+    if all(e.goal_obs is not None for e in episodes):
+        arrays[GOAL_KEY] = np.stack([e.goal_obs for e in episodes]).astype(np.uint8)
     _check_shard(arrays)
     return write_file_atomically(path, lambda f: np.savez_compressed(f, **arrays))
 
@@ -98,6 +104,9 @@ def _check_shard(arrays: dict[str, np.ndarray]) -> None:
             raise ShardError(f"{key} has {len(arrays[key])} rows; the episode lengths need {n}")
     if arrays["obs"].ndim != 4 or arrays["obs"].shape[-1] != 3:
         raise ShardError(f"obs must be (N, H, W, 3), got {arrays['obs'].shape}")
+    if GOAL_KEY in arrays and arrays[GOAL_KEY].shape != (len(lengths), *arrays["obs"].shape[1:]):
+        shape = arrays[GOAL_KEY].shape
+        raise ShardError(f"{GOAL_KEY} must be one {arrays['obs'].shape[1:]} image per episode, got {shape}")
 
 
 def read_shard(path: str | Path) -> dict[str, np.ndarray]:
@@ -133,6 +142,27 @@ def obs_to_tensor(frames: np.ndarray) -> torch.Tensor:
     return normalise(x).transpose(0, 1).contiguous()
 
 
+def read_collection(root: Path) -> tuple[dict[str, Any], list[dict[str, np.ndarray]], list[Path]]:
+    """(meta, the readable shards' arrays, the unreadable shards' paths) of the collection in ``root``. A
+    missing, truncated or inconsistent shard is skipped with a warning; only when none is readable does it raise."""
+    meta = read_meta(root)
+    shards: list[dict[str, np.ndarray]] = []
+    bad: list[Path] = []
+    for name in meta["shards"]:
+        path = root / name
+        try:
+            shards.append(read_shard(path))
+        except SHARD_ERRORS as err:
+            bad.append(path)
+            log.warning("skipping unreadable shard %s (%s); %d skipped so far", path, err, len(bad))
+    if not shards:
+        examples = [p.name for p in bad[:5]]
+        raise RuntimeError(f"no readable shard in {root}: all {len(bad)} are unreadable, e.g. {examples}")
+    if bad:
+        log.warning("%s: %d of %d shards skipped as unreadable", root, len(bad), len(meta["shards"]))
+    return meta, shards, bad
+
+
 def _window_starts(lengths: np.ndarray, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """First observation row and first action row of every window of ``num_steps`` observations that
     fits inside one episode."""
@@ -159,32 +189,14 @@ class TrajectoryDataset(Dataset):
             raise ValueError(f"num_steps and stride must be >= 1, got {num_steps} and {stride}")
         self.root, self.num_steps, self.stride = Path(root), num_steps, stride
         span = (num_steps - 1) * stride + 1  # env observations a window covers
-        self.meta = read_meta(self.root)
-        self.shards: list[dict[str, np.ndarray]] = []
-        self.bad_shards: list[Path] = []
+        self.meta, self.shards, self.bad_shards = read_collection(self.root)
         index = []
-        for name in self.meta["shards"]:
-            path = self.root / name
-            try:
-                shard = read_shard(path)
-            except SHARD_ERRORS as err:
-                self.bad_shards.append(path)
-                log.warning("skipping unreadable shard %s (%s); %d skipped so far", path, err, self.num_skipped)
-                continue
+        for number, shard in enumerate(self.shards):
             obs_rows, step_rows = _window_starts(shard["episode_lengths"], span)
-            index.append(np.stack([np.full_like(obs_rows, len(self.shards)), obs_rows, step_rows], axis=1))
-            self.shards.append(shard)
-        if not self.shards:
-            raise RuntimeError(
-                f"no readable shard in {self.root}: all {self.num_skipped} are unreadable, "
-                f"e.g. {[p.name for p in self.bad_shards[:5]]}"
-            )
+            index.append(np.stack([np.full_like(obs_rows, number), obs_rows, step_rows], axis=1))
         self.index = np.concatenate(index)  # (N, 3): shard, first obs row, first action row
         if not len(self.index):
             raise ValueError(f"no episode in {self.root} has {span} observations; use a smaller num_steps or stride")
-        if self.bad_shards:
-            total = len(self.meta["shards"])
-            log.warning("%s: %d of %d shards skipped as unreadable", self.root, self.num_skipped, total)
 
     @property
     def num_skipped(self) -> int:
