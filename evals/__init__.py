@@ -1,7 +1,8 @@
 """Evaluation protocols for frozen encoders: feature extraction, probes, rank metrics, reports."""
 
-from .attentive import AttentiveProbe, attentive_probe
+from .attentive import AttentiveProbe, attentive_probe, attentive_regression
 from .features import RawPatches, extract_features, raw_features
+from .future_states import future_state_errors, future_state_probe
 from .intervals import mean_interval, wilson_interval
 from .probes import knn_predict, knn_probe, linear_probe, linear_regression_probe
 from .rank import feature_std, lidar, rankme
@@ -11,11 +12,14 @@ __all__ = [
     "AttentiveProbe",
     "RawPatches",
     "attentive_probe",
+    "attentive_regression",
     "evaluate_encoders",
     "evaluate_over_seeds",
     "extract_features",
     "feature_std",
     "format_table",
+    "future_state_errors",
+    "future_state_probe",
     "knn_predict",
     "knn_probe",
     "lidar",

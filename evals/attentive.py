@@ -79,6 +79,54 @@ def _predict(probe: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor
     return torch.cat([probe(chunk) for chunk in x.split(batch_size)])
 
 
+def _fit_and_predict(
+    train_x: torch.Tensor,
+    train_t: torch.Tensor,
+    val_x: torch.Tensor,
+    loss_fn,
+    out_dim: int,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    num_heads: int,
+    seed: int,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train an :class:`AttentiveProbe` on tokens (N, T, D) for targets ``train_t`` (on ``device``) -> its
+    predictions (train, val). Tokens are standardised per feature with the train statistics."""
+    (n, t, d) = train_x.shape
+    train_x, val_x = (
+        x.view(len(x) // t, t, d) for x in _standardise(train_x.float().flatten(0, 1), val_x.float().flatten(0, 1))
+    )
+    train_x, val_x = train_x.to(device), val_x.to(device)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(seed)
+        probe = AttentiveProbe(d, out_dim, num_heads).to(device)
+    optimizer = torch.optim.AdamW(param_groups(probe, weight_decay), lr=lr, fused=device.type in ("cpu", "cuda"))
+    generator = torch.Generator().manual_seed(seed)
+    total_steps, step = epochs * math.ceil(n / batch_size), 0
+    for _ in range(epochs):
+        probe.train()
+        for idx in torch.randperm(n, generator=generator).to(device).split(batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = 0.5 * lr * (1.0 + math.cos(math.pi * step / total_steps))
+            loss = loss_fn(probe(train_x[idx]), train_t[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+    return _predict(probe, train_x, 4 * batch_size), _predict(probe, val_x, 4 * batch_size)
+
+
+def _standardised_targets(train_y: torch.Tensor, *others: torch.Tensor):
+    """Regression targets flattened to (N, K) and standardised with the train statistics -> (mean, std, *targets)."""
+    train_t = train_y.float().reshape(len(train_y), -1)
+    mean, std = train_t.mean(0), train_t.std(0, correction=0).clamp_min(1e-8)
+    return mean, std, (train_t - mean) / std, *((y.float().reshape(len(y), -1) - mean) / std for y in others)
+
+
 def attentive_probe(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
@@ -107,40 +155,44 @@ def attentive_probe(
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     device = torch.device(device)
-    (n, t, d), m = train_x.shape, len(val_x)
-    train_x, val_x = (
-        x.view(len(x) // t, t, d) for x in _standardise(train_x.float().flatten(0, 1), val_x.float().flatten(0, 1))
-    )
-    train_x, val_x = train_x.to(device), val_x.to(device)
     if task == "classification":
         train_t, val_t, out_dim = _encode_classes(train_y.long().cpu(), val_y.long().cpu())
         loss_fn = F.cross_entropy
     else:
-        train_t, val_t = train_y.float().reshape(n, -1), val_y.float().reshape(m, -1)
-        mean, std = train_t.mean(0), train_t.std(0, correction=0).clamp_min(1e-8)
-        train_t, val_t, out_dim = (train_t - mean) / std, (val_t - mean) / std, train_t.shape[1]
-        loss_fn = F.mse_loss
+        _, _, train_t, val_t = _standardised_targets(train_y, val_y)
+        out_dim, loss_fn = train_t.shape[1], F.mse_loss
     train_t, val_t = train_t.to(device), val_t.to(device)
-    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
-        torch.manual_seed(seed)
-        probe = AttentiveProbe(d, out_dim, num_heads).to(device)
-    optimizer = torch.optim.AdamW(param_groups(probe, weight_decay), lr=lr, fused=device.type in ("cpu", "cuda"))
-    generator = torch.Generator().manual_seed(seed)
-    total_steps, step = epochs * math.ceil(n / batch_size), 0
-    for _ in range(epochs):
-        probe.train()
-        for idx in torch.randperm(n, generator=generator).to(device).split(batch_size):
-            for group in optimizer.param_groups:
-                group["lr"] = 0.5 * lr * (1.0 + math.cos(math.pi * step / total_steps))
-            loss = loss_fn(probe(train_x[idx]), train_t[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-    train_pred, val_pred = _predict(probe, train_x, 4 * batch_size), _predict(probe, val_x, 4 * batch_size)
+    train_pred, val_pred = _fit_and_predict(
+        train_x, train_t, val_x, loss_fn, out_dim, epochs=epochs, lr=lr, weight_decay=weight_decay,
+        batch_size=batch_size, num_heads=num_heads, seed=seed, device=device,
+    )  # fmt: skip
     if task == "classification":
         return {
             "acc": (val_pred.argmax(1) == val_t).float().mean().item(),
             "train_acc": (train_pred.argmax(1) == train_t).float().mean().item(),
         }
     return {"r2": _r2(val_pred.double(), val_t.double()), "train_r2": _r2(train_pred.double(), train_t.double())}
+
+
+def attentive_regression(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    *,
+    epochs: int = 50,
+    lr: float = 5e-3,
+    weight_decay: float = 0.01,
+    batch_size: int = 32,
+    num_heads: int = 4,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """An attentive probe's predictions (M, *train_y.shape[1:]) for ``val_x`` in the targets' own units, trained
+    as :func:`attentive_probe`'s regression: for figures that are errors in physical units rather than R²."""
+    device = torch.device(device)
+    mean, std, train_t = _standardised_targets(train_y)
+    _, val_pred = _fit_and_predict(
+        train_x, train_t.to(device), val_x, F.mse_loss, train_t.shape[1], epochs=epochs, lr=lr,
+        weight_decay=weight_decay, batch_size=batch_size, num_heads=num_heads, seed=seed, device=device,
+    )  # fmt: skip
+    return (val_pred.cpu() * std + mean).reshape(len(val_x), *train_y.shape[1:])

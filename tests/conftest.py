@@ -79,6 +79,18 @@ def video_overrides(tmp_path_factory, tmp_path):
     return [*TINY_VIDEO, f"data.root={root}", f"run_dir={tmp_path / 'run'}"]
 
 
+@pytest.fixture(scope="session")
+def collected(tmp_path_factory):
+    """A tiny Two-Rooms collection (6 waypoint episodes of 30 steps, 2 per shard) shared by the tests of a session."""
+    pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
+    from jepa.commands.collect import collect
+    from jepa.config import load_config
+
+    out = tmp_path_factory.mktemp("collected") / "two_rooms"
+    args = ["env=two_rooms", "policy=waypoint", "episodes=6", "steps=30", "num_envs=2", "episodes_per_shard=2"]
+    return collect(load_config([*args, f"out={out}", "progress=false"], command="collect"))
+
+
 def _logged_losses(run_dir) -> dict[int, float]:
     return {m["step"]: m["loss"] for m in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())}
 

@@ -137,17 +137,6 @@ def test_encoder_hidden_zero_makes_the_latent_affine_in_the_keypoints(hidden, af
 # --- the control job end to end, through the engine and the rollout runner --------------------------------
 
 
-@pytest.fixture(scope="module")
-def collected(tmp_path_factory):
-    pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
-    from jepa.commands.collect import collect
-    from jepa.config import load_config
-
-    out = tmp_path_factory.mktemp("wm") / "two_rooms"
-    args = ["env=two_rooms", "policy=waypoint", "episodes=6", "steps=30", "num_envs=2", "episodes_per_shard=2"]
-    return collect(load_config([*args, f"out={out}", "progress=false"], command="collect"))
-
-
 TINY_WM = [
     "experiment=wm_two_rooms",
     "train.steps=3",

@@ -1,8 +1,8 @@
 """``jepa rollout``: seeded episodes of one agent in one registered environment, through the rollout runner.
 
-``agent=mpc`` plans with the world model of ``run`` (CEM or MPPI, ``planner=``) in the env its data came from
-(``meta.json`` of the run's ``data.root``) unless ``env=`` says otherwise; ``agent=expert`` and
-``agent=random`` need ``env=``.
+``agent=mpc`` plans with the world model of ``run`` (CEM or MPPI, ``planner=``) and ``agent=policy`` acts with
+the policy of ``run`` (ACT-JEPA, ACT or BC), in the env its data came from (``meta.json`` of the run's
+``data.root``) unless ``env=`` says otherwise; ``agent=expert`` and ``agent=random`` need ``env=``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from jepa.common.errors import ConfigError
 from jepa.config.schema import rollout_out
 from jepa.planning import PLANNERS, Planner
 from jepa.recipes import load_run
+from jepa.recipes.policy import policy_agent
 
 
 def make_planner(cfg: DictConfig, low: np.ndarray, high: np.ndarray, seed: int) -> Planner:
@@ -100,6 +101,10 @@ def rollout(cfg: DictConfig) -> dict:
         run_cfg, model, facts = load_run(cfg.run)
         env_id = cfg.env.id or _collected_env(run_cfg)
         agent = _mpc_agent(cfg, run_cfg, model, facts, env_id)
+    elif cfg.agent.name == "policy":
+        run_cfg, policy, _ = load_run(cfg.run)
+        agent = policy_agent(run_cfg, policy, cfg.agent.execute)
+        env_id = cfg.env.id or _collected_env(run_cfg)
     else:
         env_id = cfg.env.id
         if cfg.agent.name == "expert":

@@ -200,12 +200,75 @@ class LeJEPAConfig:
 
 
 @dataclass
+class SeqJEPAConfig:
+    """seq-JEPA: a transformer aggregates the encodings of ``views_per_sequence`` views, each with the relative
+    action leading on to the next view, and predicts the EMA encoder's embedding of one more view (loss
+    1 - cosine). Views are augmented crops of one image (``data.name`` an image dataset with classes, augmented as
+    ``views``; the action is the difference of their parameters) or consecutive observations of a ``jepa collect``
+    episode (``data.name=trajectories``; the action is the agent's)."""
+
+    name: str = "seq_jepa"
+    views_per_sequence: int = 4  # M observed views; the M+1-th is the one predicted
+    action_conditioning: bool = True  # false: the paper's ablation, no action in the tokens or the predictor
+    action_embed_dim: int = 32  # width of the action embedding beside each view's encoding
+    aggregator_depth: int = 3
+    aggregator_heads: int = 4  # they divide the token width: encoder width (+ action_embed_dim when conditioned)
+    predictor_hidden: int = 512
+    # standardise the target embedding per feature over the batch: the centring a ResNet's batch norm gives the
+    # authors' encoder; mean-pooled LayerNorm ViT embeddings of similar images point nearly the same way without it
+    standardise_target: bool = True
+    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # views: the crop's share of the image area
+    frameskip: int = 1  # trajectories: env steps between consecutive views (their actions concatenated)
+    probe_sequences: int = 2000  # images or windows per split that the probes fit and score
+
+
+@dataclass
+class PolicyConfig:
+    """A chunked policy cloned from the demonstrations of a ``jepa collect`` directory (``data.root``): ACT (method=act)
+    and single-step behaviour cloning (method=bc, ``chunk`` 1). The context encoder reads [proprio state, frame
+    patches, goal-image patches]; ``chunk`` learned queries decode the next actions."""
+
+    name: str = "act"
+    chunk: int = 8  # actions predicted per step, executed open-loop
+    patch_size: int = 16  # the frame's patches (conv stem): 64 px -> 16 tokens
+    embed_dim: int = 128
+    depth: int = 3  # context-encoder blocks
+    num_heads: int = 4
+    decoder_depth: int = 2  # action-decoder blocks
+    execute: int = 0  # actions of each chunk executed before the next observation; 0 = the whole chunk
+    probe_horizon: int = 8  # future-state probe: steps ahead whose states are regressed (the same for every method)
+    probe_samples: int = 4000  # future-state probe: steps drawn per split (train episodes to fit, held-out to score)
+    probe_epochs: int = 4
+    rollouts: int = 50  # seeded episodes in the env after training (success or return with 95 % intervals); 0 = none
+
+
+@dataclass
+class BCConfig(PolicyConfig):
+    """Single-step behaviour cloning: the same policy, one action per observation."""
+
+    name: str = "bc"
+    chunk: int = 1
+
+
+@dataclass
+class ACTJEPAConfig(PolicyConfig):
+    """ACT-JEPA: ACT plus a narrow predictor of the EMA encoder's embeddings of the chunk's future states."""
+
+    name: str = "act_jepa"
+    predictor_dim: int = 64
+    predictor_depth: int = 2
+    predictor_heads: int = 4
+    latent_target: str = "states"  # states (the authors' code) | frames (the future observations)
+    latent_weight: float = 1.0  # the latent L1's weight beside the action L1 (1:1 in the paper)
+
+
+@dataclass
 class Config:
     """``jepa train``, ``jepa bench`` and ``jepa bench-video``: one run of one method."""
 
     name: str = "default"
     run_dir: str = "runs/${name}"
-    method: Any = MISSING  # a MaskedJEPAConfig, LeJEPAConfig or WorldModelConfig, chosen with method=<name>
+    method: Any = MISSING  # one of METHOD_SCHEMAS, chosen with method=<name>
     model: ModelConfig = field(default_factory=ModelConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -220,7 +283,11 @@ class Config:
 METHOD_SCHEMAS: dict[str, type] = {
     "masked_jepa": MaskedJEPAConfig,
     "lejepa": LeJEPAConfig,
+    "seq_jepa": SeqJEPAConfig,
     "world_model": WorldModelConfig,
+    "act_jepa": ACTJEPAConfig,
+    "act": PolicyConfig,
+    "bc": BCConfig,
 }
 
 
@@ -261,10 +328,11 @@ class CollectConfig:
 
 @dataclass
 class AgentConfig:
-    """Who acts: ``mpc`` plans in the latent space of the world model of ``run``; ``expert`` is the env's scripted
-    expert; ``random`` samples the action space."""
+    """Who acts: ``mpc`` plans in the latent space of the world model of ``run``; ``policy`` is the policy of ``run``
+    (ACT-JEPA, ACT or BC); ``expert`` is the env's scripted expert; ``random`` samples the action space."""
 
     name: str = "mpc"
+    execute: int | None = None  # policy: actions of each predicted chunk executed open-loop; None = the run's
 
 
 @dataclass
@@ -287,7 +355,7 @@ class PlannerConfig:
 class RolloutConfig:
     """``jepa rollout``: seeded episodes of an agent in an environment; success or return with 95 % intervals."""
 
-    run: str = ""  # the `jepa train` run of a world model (agent=mpc)
+    run: str = ""  # the `jepa train` run of a world model (agent=mpc) or a policy (agent=policy)
     env: EnvConfig = field(default_factory=EnvConfig)  # unset: the env the run's trajectories were collected in
     agent: AgentConfig = field(default_factory=AgentConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
@@ -301,12 +369,14 @@ class RolloutConfig:
 
 
 def rollout_out(cfg) -> str:
-    """Where ``jepa rollout`` writes: ``out``, by default ``<run>/rollout_<planner>`` for a world model's MPC and
-    ``runs/rollout_<env>_<agent>`` otherwise."""
+    """Where ``jepa rollout`` writes: ``out``, by default ``<run>/rollout_<planner>`` for a world model's MPC,
+    ``<run>/rollout`` for a policy and ``runs/rollout_<env>_<agent>`` otherwise."""
     if cfg.out:
         return cfg.out
     if cfg.agent.name == "mpc":
         return f"{cfg.run}/rollout_{cfg.planner.name}"
+    if cfg.agent.name == "policy":
+        return f"{cfg.run}/rollout"
     return f"runs/rollout_{cfg.env.id.split('/')[-1]}_{cfg.agent.name}"
 
 

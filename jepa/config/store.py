@@ -23,7 +23,7 @@ ENVS = {
     "point_maze": "jepa/PixelPointMaze-v0",
     "push_t": "jepa/PixelPushT-v0",
 }
-AGENTS = ("mpc", "expert", "random")
+AGENTS = ("mpc", "policy", "expert", "random")
 PLANNERS = ("cem", "mppi")
 
 SCHEMAS = {

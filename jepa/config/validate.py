@@ -88,10 +88,8 @@ def _masked_jepa(cfg: DictConfig) -> None:
             "to run the collapse ablation on purpose, add regularizer.allow_collapse=true"
         )
     audio = cfg.data.name in AUDIO_DATASETS
-    if not audio and cfg.data.image_size % cfg.model.patch_size:
-        raise ConfigError(
-            f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
-        )
+    if not audio:
+        _patches_tile_images(cfg)
     check_pairs(cfg, "mask.target_scale", "mask.target_aspect", "mask.context_scale", "mask.stripe_scale")
     for backend in cfg.bench.video_backends:
         check_choice("bench.video_backends", backend, VIDEO_BACKENDS)
@@ -101,6 +99,13 @@ def _masked_jepa(cfg: DictConfig) -> None:
     if audio:
         _audio(cfg)
     _masks(cfg, "video" if video else "audio" if audio else "images")
+
+
+def _patches_tile_images(cfg: DictConfig) -> None:
+    if cfg.data.image_size % cfg.model.patch_size:
+        raise ConfigError(
+            f"data.image_size={cfg.data.image_size} is not divisible by model.patch_size={cfg.model.patch_size}"
+        )
 
 
 def _video(cfg: DictConfig) -> None:
@@ -197,7 +202,7 @@ def _lejepa(cfg: DictConfig) -> None:
     from jepa.data.images import IMAGE_DATASETS
     from jepa.data.video import VIDEO_DATASETS
 
-    m, views = cfg.method, cfg.views
+    m = cfg.method
     _encoder(cfg)
     check_choice("data.name", cfg.data.name, IMAGE_DATASETS + AUDIO_DATASETS + VIDEO_DATASETS)
     if cfg.data.name in AUDIO_DATASETS:
@@ -218,14 +223,7 @@ def _lejepa(cfg: DictConfig) -> None:
     for key in sizes:
         if OmegaConf.select(cfg, key) % cfg.model.patch_size:
             raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not divisible by model.patch_size")
-    check_pairs(cfg, "method.global_scale", "method.local_scale", "views.ratio", "views.blur_sigma", "views.mask_width")
-    for key in ("method.global_scale", "method.local_scale"):
-        low, high = OmegaConf.select(cfg, key)
-        if not 0 < low <= high <= 1:
-            raise ConfigError(f"{key}=[{low}, {high}] must satisfy 0 < low <= high <= 1 (shares of the image area)")
-    for key in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "mask_p"):
-        if not 0 <= views[key] <= 1:
-            raise ConfigError(f"views.{key}={views[key]} is a probability; it must lie in [0, 1]")
+    _views(cfg, "method.global_scale", "method.local_scale")
     if cfg.regularizer.name != "sigreg":
         raise ConfigError(
             f"regularizer.name={cfg.regularizer.name}: LeJEPA is defined with SIGReg; use regularizer=sigreg"
@@ -234,9 +232,83 @@ def _lejepa(cfg: DictConfig) -> None:
         raise ConfigError(f"regularizer.sigreg_weight={cfg.regularizer.sigreg_weight} is LeJEPA's lambda, in [0, 1]")
 
 
+def _views(cfg: DictConfig, *crop_scales: str) -> None:
+    """The ``views`` section's strengths and the method's crop scales (its keys ``crop_scales``)."""
+    views = cfg.views
+    check_pairs(cfg, *crop_scales, "views.ratio", "views.blur_sigma", "views.mask_width")
+    for key in crop_scales:
+        low, high = OmegaConf.select(cfg, key)
+        if not 0 < low <= high <= 1:
+            raise ConfigError(f"{key}=[{low}, {high}] must satisfy 0 < low <= high <= 1 (shares of the image area)")
+    for key in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "mask_p"):
+        if not 0 <= views[key] <= 1:
+            raise ConfigError(f"views.{key}={views[key]} is a probability; it must lie in [0, 1]")
+
+
+def _seq_jepa(cfg: DictConfig) -> None:
+    from jepa.data.images import IMAGE_DATASETS
+    from jepa.models import MODEL_SIZES
+
+    m = cfg.method
+    _encoder(cfg)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS)  # trajectories: episodes; the others: views of images
+    check_positive(cfg, "method.action_embed_dim", "method.aggregator_depth")
+    check_positive(cfg, "method.aggregator_heads", "method.predictor_hidden", "method.frameskip")
+    check_positive(cfg, "method.probe_sequences")
+    if m.views_per_sequence < 2:
+        raise ConfigError(
+            f"method.views_per_sequence={m.views_per_sequence} must be >= 2: the probes read two views or more"
+        )
+    _patches_tile_images(cfg)
+    width = cfg.model.embed_dim or MODEL_SIZES[cfg.model.name].embed_dim
+    tokens = width + m.action_embed_dim if m.action_conditioning else width
+    if tokens % m.aggregator_heads:
+        raise ConfigError(
+            f"method.aggregator_heads={m.aggregator_heads} does not divide the aggregator's token width {tokens} "
+            "(the encoder's width, plus method.action_embed_dim with action conditioning)"
+        )
+    if cfg.data.name != "trajectories":
+        _views(cfg, "method.crop_scale")
+
+
+def _policy(cfg: DictConfig) -> None:
+    """ACT-JEPA, ACT and behaviour cloning: a chunked policy on the demonstrations of a `jepa collect` directory."""
+    from jepa.methods.policy import LATENT_TARGETS
+
+    m = cfg.method
+    if cfg.data.name != "trajectories":
+        raise ConfigError(
+            f"data.name={cfg.data.name}: method={m.name} learns from demonstrations; set data=trajectories "
+            "data.root=<a `jepa collect ... policy=expert` directory>"
+        )
+    check_positive(cfg, "method.chunk", "method.embed_dim", "method.depth", "method.num_heads")
+    check_positive(cfg, "method.decoder_depth", "method.probe_horizon", "method.probe_epochs", "method.probe_samples")
+    if m.rollouts < 0:
+        raise ConfigError(f"method.rollouts={m.rollouts} must be >= 0 (0 = no rollouts after training)")
+    if m.name == "bc" and m.chunk != 1:
+        raise ConfigError(f"method.chunk={m.chunk}: behaviour cloning predicts one action; use method=act for chunks")
+    if not 0 <= m.execute <= m.chunk:
+        raise ConfigError(f"method.execute={m.execute} must lie in [0 (the whole chunk), method.chunk = {m.chunk}]")
+    if m.embed_dim % (4 * m.num_heads):
+        raise ConfigError(f"method.embed_dim={m.embed_dim} must be a multiple of 4 * method.num_heads")
+    if m.patch_size < 2 or m.patch_size & (m.patch_size - 1) or cfg.data.image_size % m.patch_size:
+        raise ConfigError(f"method.patch_size={m.patch_size} must be a power of two >= 2 dividing data.image_size")
+    if m.name == "act_jepa":
+        check_choice("method.latent_target", m.latent_target, LATENT_TARGETS)
+        check_positive(cfg, "method.predictor_dim", "method.predictor_depth", "method.predictor_heads")
+        if m.predictor_dim % m.predictor_heads:
+            raise ConfigError(f"method.predictor_dim={m.predictor_dim} must be a multiple of method.predictor_heads")
+        if m.latent_weight < 0:
+            raise ConfigError(f"method.latent_weight={m.latent_weight} must be >= 0")
+
+
 METHOD_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "masked_jepa": _masked_jepa,
     "lejepa": _lejepa,
+    "seq_jepa": _seq_jepa,
+    "act_jepa": _policy,
+    "act": _policy,
+    "bc": _policy,
     "world_model": _world_model,
 }
 
@@ -292,8 +364,9 @@ def validate_rollout(cfg: DictConfig) -> None:
     from jepa.planning import METRICS, PLANNERS, REDUCTIONS
 
     p = cfg.planner
-    check_choice("agent", cfg.agent.name, ("mpc", "expert", "random"))
+    check_choice("agent", cfg.agent.name, ("mpc", "policy", "expert", "random"))
     check_positive(cfg, "episodes", "max_steps", "planner.horizon", "planner.samples", "planner.elites")
+    check_positive(cfg, "agent.execute")
     check_positive(cfg, "planner.iterations", "planner.temperature")
     check_choice("planner", p.name, PLANNERS)
     check_choice("planner.metric", p.metric, METRICS)
@@ -305,9 +378,10 @@ def validate_rollout(cfg: DictConfig) -> None:
         raise ConfigError(f"planner.execute={p.execute} must lie in [1, planner.horizon = {p.horizon}]")
     if cfg.gifs < 0:
         raise ConfigError(f"gifs={cfg.gifs} must be >= 0")
-    if cfg.agent.name == "mpc":
+    if cfg.agent.name in ("mpc", "policy"):
         if not cfg.run:
-            raise ConfigError("agent=mpc plans with a trained world model: set run=<its jepa train run directory>")
+            what = "plans with a trained world model" if cfg.agent.name == "mpc" else "acts with a trained policy"
+            raise ConfigError(f"agent={cfg.agent.name} {what}: set run=<its jepa train run directory>")
         _check_trained_run("run", cfg.run)
     elif not cfg.env.id:
         raise ConfigError(f"agent={cfg.agent.name} needs an environment: set env=two_rooms (or env.id=...)")

@@ -1,6 +1,7 @@
 """Datasets and the step-indexed training loader."""
 
 from jepa.data.audio import AudioClipDataset, SyntheticSounds, fbank_stats
+from jepa.data.demonstrations import DemonstrationChunks
 from jepa.data.generate.moving_shapes import make_moving_shapes_videos
 from jepa.data.generate.shapes import make_shapes_dataset
 from jepa.data.generate.sounds import make_synthetic_sounds
@@ -12,6 +13,7 @@ from jepa.data.video import ClipSampler, MovingShapesVideos, VideoClipDataset
 __all__ = [
     "AudioClipDataset",
     "ClipSampler",
+    "DemonstrationChunks",
     "DigitsDataset",
     "ImageFolderDataset",
     "MovingShapesVideos",

@@ -138,7 +138,8 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
 def obs_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 frames ``(T, H, W, 3)`` -> float ``(T, 3, H, W)`` normalised like the image datasets (also for
     goal images at planning time, so they match what the model was trained on)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255)
+    # a copy only of frames torch cannot share: non-contiguous, or read-only as an env's rendered frame may be
+    x = torch.from_numpy(np.require(frames, requirements=["C", "W"])).permute(3, 0, 1, 2).float().div_(255)
     return normalise(x).transpose(0, 1).contiguous()
 
 

@@ -239,6 +239,31 @@ def relative_actions(params: torch.Tensor) -> torch.Tensor:
     return params[..., 1:, :] - params[..., :-1, :]
 
 
+def varying_params(spec: ViewSpec) -> tuple[int, ...]:
+    """The columns of :data:`VIEW_PARAMS` in which two views drawn with ``spec`` can differ visibly. The others
+    are constants (no rotation, whole clips) or draws nothing shows (a band's centre when no band is masked),
+    which only add noise to an action or a regression target."""
+    jitter = spec.jitter_p > 0
+    shown = {
+        "centre_y": True,
+        "centre_x": not spec.full_width,  # a crop across the whole width sits at its middle
+        "height": True,
+        "width": not spec.full_width,
+        "flip": 0 < spec.flip_p < 1,
+        "rotation": spec.rotation > 0,
+        "brightness": jitter and spec.brightness > 0,
+        "contrast": jitter and spec.contrast > 0,
+        "saturation": jitter and spec.saturation > 0,
+        "hue": jitter and spec.hue > 0,
+        "grayscale": 0 < spec.grayscale_p < 1,
+        "blur": spec.blur_p > 0,
+        "mask_centre": spec.mask_p > 0,
+        "mask_width": spec.mask_p > 0,
+        "time_start": spec.frames is not None,
+    }
+    return tuple(i for i, name in enumerate(VIEW_PARAMS) if shown[name])
+
+
 class MultiViewCollator:
     """``collate(samples, context)`` for the training loader: the (image, label) samples stacked, then
     ``count`` views of each ``ViewSpec`` per image.

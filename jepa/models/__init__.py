@@ -1,17 +1,21 @@
 """Encoders, predictors and the model registry."""
 
+from jepa.models.context_encoder import ContextEncoder
 from jepa.models.conv_encoder import ConvEncoder
 from jepa.models.ema import ema_update, make_target
 from jepa.models.official import convert_official_state_dict, load_official_weights
 from jepa.models.predictor import ActionConditionedPredictor, MaskedPredictor, block_causal_mask
+from jepa.models.query_decoder import QueryDecoder
 from jepa.models.registry import MODEL_SIZES, create_model
 from jepa.models.vit import VisionTransformer
 
 __all__ = [
     "MODEL_SIZES",
     "ActionConditionedPredictor",
+    "ContextEncoder",
     "ConvEncoder",
     "MaskedPredictor",
+    "QueryDecoder",
     "VisionTransformer",
     "block_causal_mask",
     "convert_official_state_dict",

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from jepa.data.audio import AUDIO_DATASETS
 from jepa.data.images import pixel_normalisation
 from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec
 from jepa.losses import SIGReg
 from jepa.methods.lejepa import LeJEPA, projector
-from jepa.recipes.parts import build_dataset, build_encoder, clip_frames, input_size
+from jepa.recipes.parts import build_dataset, build_encoder, clip_frames, input_size, view_strengths
 from jepa.recipes.probing import evaluate_encoder
 from jepa.recipes.registry import Recipe, register
 from jepa.train.engine import TrainingSetup
@@ -22,16 +22,13 @@ def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
     """(spec, count) of the global views (the data's size) and, if any, of the local views. Spectrogram views are
     time crops across every mel bin; video views crop every frame of a clip alike, and local ones keep
     ``method.local_frames`` consecutive frames."""
-    v, m = OmegaConf.to_container(cfg.views), cfg.method
-    # the views section holds ViewSpec's strengths under the same names
-    strengths = {key: tuple(value) if isinstance(value, list) else value for key, value in v.items()}
-    strengths["full_width"] = cfg.data.name in AUDIO_DATASETS
+    m, strengths = cfg.method, view_strengths(cfg)
     height, width = input_size(cfg.data)
     local_shape = (m.local_size, width) if strengths["full_width"] else (m.local_size, m.local_size)
     groups = [(ViewSpec((height, width), scale=tuple(m.global_scale), **strengths), m.global_views)]
     if m.local_views:
         # the same blur in pixels of the input; on video, local_frames consecutive frames of the clip
-        local_sigma = tuple(s * m.local_size / height for s in v["blur_sigma"])
+        local_sigma = tuple(s * m.local_size / height for s in strengths["blur_sigma"])
         local = strengths | {"blur_sigma": local_sigma, "frames": m.local_frames or None}
         groups.append((ViewSpec(local_shape, scale=tuple(m.local_scale), **local), m.local_views))
     return groups

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -35,6 +35,14 @@ def input_shape(cfg: DictConfig) -> tuple[int, ...]:
     """Shape of one sample: (C, H, W) for images and spectrograms, (C, T, H, W) for video clips."""
     frames = clip_frames(cfg.data)
     return (cfg.model.in_chans, *([frames] if frames else []), *input_size(cfg.data))
+
+
+def view_strengths(cfg: DictConfig) -> dict:
+    """The ``views`` section as :class:`jepa.data.views.ViewSpec` keyword arguments (it holds ViewSpec's
+    augmentation strengths under the same names); spectrogram views span every mel bin (``full_width``)."""
+    views = OmegaConf.to_container(cfg.views)
+    strengths = {key: tuple(value) if isinstance(value, list) else value for key, value in views.items()}
+    return strengths | {"full_width": cfg.data.name in AUDIO_DATASETS}
 
 
 def build_encoder(

@@ -1,0 +1,309 @@
+"""The seq-JEPA recipe, in two settings: sequences of augmented views of one image, whose actions are the
+differences of the views' parameters (``data.name`` an image dataset), and sequences of consecutive observations
+of one episode, whose actions are the agent's (``data.name=trajectories``, a ``jepa collect`` directory).
+
+Evaluation, against a random-init model of the same architecture and the raw pixels: on views, a linear probe of
+the class from the aggregate (invariance) and the ridge R² of the relative transformation between two views from
+their two encodings (equivariance); on trajectories, the ridge R² of the agent's displacement across 2, 3, ..., M
+views from their aggregate (path integration).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+
+from evals import format_table, linear_probe, linear_regression_probe, summarise_seeds, write_eval
+from jepa.common.runtime import select_device
+from jepa.data.images import pixel_normalisation
+from jepa.data.loader import BatchContext
+from jepa.data.trajectories import TrajectoryDataset
+from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec, relative_actions, varying_params
+from jepa.methods.seq_jepa import SeqJEPA
+from jepa.recipes.parts import build_dataset, build_encoder, input_size, view_strengths
+from jepa.recipes.registry import Recipe, register
+from jepa.recipes.world_model.data import data_dims, split_by_shard, to_model_steps, window_dataset
+from jepa.train.engine import TrainingSetup, to_device
+from jepa.train.plots import plot_run, pyplot
+
+TRAJECTORIES = "trajectories"  # the one data.name whose sequences are episodes; every other is views of images
+
+Features = dict[str, torch.Tensor]  # named per-sequence features or targets, (N, ...) each
+Model = SeqJEPA | None  # None: the raw pixels
+
+
+# ---- the sequences ------------------------------------------------------------------------------------------------
+def view_spec(cfg: DictConfig) -> ViewSpec:
+    """Every view of an image: a crop of ``method.crop_scale`` of its area at the data's size, augmented as
+    ``views``."""
+    return ViewSpec(input_size(cfg.data), scale=tuple(cfg.method.crop_scale), **view_strengths(cfg))
+
+
+class ViewSequences:
+    """Collate: ``length`` views of each image, ``views`` (B, length, C, H, W), with ``actions`` (B, length - 1, A)
+    the differences of consecutive views' parameters in the columns the spec varies, and the class ``y``."""
+
+    def __init__(self, spec: ViewSpec, length: int, maker: ViewMaker):
+        self.views = MultiViewCollator([(spec, length)], maker)
+        self.columns = list(varying_params(spec))
+
+    def __call__(self, samples: list, context: BatchContext) -> dict[str, torch.Tensor]:
+        made = self.views(samples, context)
+        actions = relative_actions(made["params"][0][..., self.columns])
+        return {"views": made["views"][0], "actions": actions, "y": made["y"]}
+
+
+class WindowSequences:
+    """Collate: a window's observations as ``views`` (B, T, C, H, W), the ``frameskip`` env actions between
+    consecutive ones concatenated as ``actions`` (B, T - 1, frameskip * A), and the true ``states`` (B, T, S)."""
+
+    def __init__(self, frameskip: int):
+        self.frameskip = frameskip
+
+    def __call__(self, samples: list[dict], context: BatchContext | None = None) -> dict[str, torch.Tensor]:
+        batch = to_model_steps(default_collate(samples), self.frameskip)
+        return {"views": batch["obs"], "actions": batch["actions"], "states": batch["states"]}
+
+
+def sequence_windows(cfg: DictConfig) -> TrajectoryDataset:
+    """Windows of M + 1 observations, ``method.frameskip`` env steps apart, whose frames are the data's size."""
+    windows = window_dataset(cfg.data.root, cfg.method.views_per_sequence + 1, cfg.method.frameskip)
+    size = data_dims(windows)["image_size"]
+    if size != cfg.data.image_size:
+        raise ValueError(f"data.image_size={cfg.data.image_size}, but {cfg.data.root} holds {size} px frames")
+    return windows
+
+
+# ---- build ----------------------------------------------------------------------------------------------------------
+def build_method(cfg: DictConfig, facts: dict) -> SeqJEPA:
+    """The model for ``facts["action_dim"]``-dimensional actions, its encoder the ``model`` section's ViT."""
+    m = cfg.method
+    return SeqJEPA(
+        build_encoder(cfg.model, input_size(cfg.data)),
+        facts["action_dim"],
+        action_conditioning=m.action_conditioning,
+        action_embed_dim=m.action_embed_dim,
+        depth=m.aggregator_depth,
+        num_heads=m.aggregator_heads,
+        predictor_hidden=m.predictor_hidden,
+        standardise_target=m.standardise_target,
+    )
+
+
+def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
+    """The model, the training images or episodes (held-out shards excluded) and the collate function that makes
+    their sequences."""
+    if cfg.data.name == TRAJECTORIES:
+        windows = sequence_windows(cfg)
+        facts = {"action_dim": data_dims(windows)["action_dim"] * cfg.method.frameskip}
+        train_set, _ = split_by_shard(windows, cfg.data.val_shards)
+        collate = WindowSequences(cfg.method.frameskip)
+    else:
+        spec = view_spec(cfg)
+        facts = {"action_dim": len(varying_params(spec))}
+        train_set = build_dataset(cfg.data, "train", run_dir)
+        length = cfg.method.views_per_sequence + 1
+        collate = ViewSequences(spec, length, ViewMaker(*pixel_normalisation(cfg.data.name)))
+    return TrainingSetup(build_method(cfg, facts), train_set, collate, facts)
+
+
+# ---- features of each model -----------------------------------------------------------------------------------------
+@torch.no_grad()
+def view_features(model: Model, batch: dict, observed: int) -> Features:
+    """``aggregate`` (N, W), of the first ``observed`` views, and ``pair`` (N, 2D), the encodings of the first two
+    (raw pixels: the views' mean and the two views); with the targets ``y``, the class, and ``relative``, the
+    transformation from the first view to the second."""
+    views, actions = batch["views"][:, :observed], batch["actions"]
+    targets = {"y": batch["y"], "relative": actions[:, 0]}
+    if model is None:
+        return targets | {"aggregate": views.mean(1).flatten(1), "pair": views[:, :2].flatten(1)}
+    z = model.encode(views)
+    return targets | {"aggregate": model.aggregate_encodings(z, actions), "pair": z[:, :2].flatten(1)}
+
+
+@torch.no_grad()
+def path_features(model: Model, batch: dict, observed: int) -> Features:
+    """For k = 2..``observed``: ``path_k``, the aggregate of the first k views, with the target ``displacement_k``,
+    the true state at the k-th view minus that at the first: what the k - 1 actions between them add up to (one
+    view has no displacement to tell). The raw pixels' ``path_k`` are those of the first and the k-th view, where
+    the two positions show (a mean of the views would hide which came first)."""
+    views, actions, states = batch["views"][:, :observed], batch["actions"], batch["states"]
+    counts = range(2, observed + 1)
+    targets = {f"displacement_{k}": states[:, k - 1] - states[:, 0] for k in counts}
+    if model is None:
+        return targets | {f"path_{k}": views[:, [0, k - 1]].flatten(1) for k in counts}
+    z = model.encode(views)
+    return targets | {f"path_{k}": model.aggregate_encodings(z[:, :k], actions[:, :k]) for k in counts}
+
+
+def gather(
+    models: dict[str, Model],
+    batches: Callable[[], Iterator[dict]],
+    extract: Callable[[Model, dict, int], Features],
+    observed: int,
+) -> dict[str, Features]:
+    """Every model's ``extract`` features of the same sequences, each batch made once for all of them; concatenated
+    on the CPU. The models run in eval mode on their device, the raw pixels on the CPU."""
+    parts: dict[str, dict[str, list[torch.Tensor]]] = {name: {} for name in models}
+    for batch in batches():
+        for name, model in models.items():
+            device = torch.device("cpu") if model is None else next(model.parameters()).device
+            for key, value in extract(model, to_device(batch, device), observed).items():
+                parts[name].setdefault(key, []).append(value.float().cpu())
+    return {name: {key: torch.cat(values) for key, values in p.items()} for name, p in parts.items()}
+
+
+def image_batches(cfg: DictConfig, images: Dataset, collate: ViewSequences) -> Callable[[], Iterator[dict]]:
+    """The view sequences of ``images`` in order, the same ones on every call (batch i draws its views from step
+    i's generator)."""
+    size = cfg.eval.batch_size
+
+    def batches() -> Iterator[dict]:
+        for i, start in enumerate(range(0, len(images), size)):
+            samples = [images[j] for j in range(start, min(start + size, len(images)))]
+            yield collate(samples, BatchContext(i, cfg.train.seed, len(samples), slice(0, len(samples))))
+
+    return batches
+
+
+def window_batches(cfg: DictConfig, windows: Dataset) -> Callable[[], Iterator[dict]]:
+    """The sequences of ``windows`` in order."""
+    collate = WindowSequences(cfg.method.frameskip)
+    return lambda: iter(DataLoader(windows, batch_size=cfg.eval.batch_size, collate_fn=collate))
+
+
+def probe_subset(dataset: Dataset, limit: int, seed: int) -> Subset:
+    """Up to ``limit`` items of ``dataset``, drawn without replacement and kept in order."""
+    keep = np.sort(np.random.default_rng(seed).permutation(len(dataset))[:limit])
+    return Subset(dataset, keep.tolist())
+
+
+# ---- probes ---------------------------------------------------------------------------------------------------------
+def view_probes(train: Features, val: Features, seed: int, device: torch.device, batch_size: int) -> dict[str, float]:
+    """``invariant_acc``: the class from the aggregate; ``equivariant_r2``: the relative transformation between two
+    views from their encodings."""
+    invariant = linear_probe(
+        train["aggregate"], train["y"], val["aggregate"], val["y"], batch_size=batch_size, seed=seed, device=device
+    )
+    relative = linear_regression_probe(train["pair"], train["relative"], val["pair"], val["relative"], seed=seed)
+    return {"invariant_acc": invariant["acc"], "equivariant_r2": relative["r2"]}
+
+
+def path_probes(train: Features, val: Features, seed: int) -> dict[str, float]:
+    """``path_k_r2``: the displacement across k views from their aggregate, for every k of the features."""
+    counts = sorted(int(key.removeprefix("path_")) for key in train if key.startswith("path_"))
+    return {
+        f"path_{k}_r2": linear_regression_probe(
+            train[f"path_{k}"], train[f"displacement_{k}"], val[f"path_{k}"], val[f"displacement_{k}"], seed=seed
+        )["r2"]
+        for k in counts
+    }
+
+
+def seed_rows(
+    train: dict[str, Features],
+    val: dict[str, Features],
+    probes: Callable[[Features, Features, int], dict[str, float]],
+    trained: str,
+    seed: int,
+) -> list[dict]:
+    """The rows of one probe seed: the trained model, the random init drawn for that seed, the raw pixels."""
+    sources = {trained: trained, "random_init": random_init_name(seed), "raw_input": "raw_input"}
+    return [{"encoder": row, **probes(train[key], val[key], seed)} for row, key in sources.items()]
+
+
+def random_init_name(seed: int) -> str:
+    return f"random_init_{seed}"
+
+
+# ---- evaluate -------------------------------------------------------------------------------------------------------
+def plot_path_integration(rows: list[dict], observed: int, out: Path) -> Path:
+    """R² of the displacement against the number of views, one line per model (95 % intervals over probe seeds)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    counts = list(range(2, observed + 1))
+    for row in rows:
+        errors = [row.get(f"path_{k}_r2_ci") or 0.0 for k in counts]
+        ax.errorbar(
+            counts, [row[f"path_{k}_r2"] for k in counts], yerr=errors, marker="o", capsize=3, label=row["encoder"]
+        )
+    ax.set(xlabel="views in the sequence", ylabel="held-out R² of the displacement", xticks=counts)
+    ax.set_title("path integration")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def probe_setting(cfg: DictConfig, device: torch.device) -> tuple[list[Subset], list, Callable, Callable]:
+    """What the probes read in the run's setting: the (train, val) subsets of up to ``method.probe_sequences``
+    images or windows (val: held-out images, or the last ``data.val_shards`` shards' episodes), their batch
+    sources, the feature extractor and the probes."""
+    if cfg.data.name == TRAJECTORIES:
+        splits = split_by_shard(sequence_windows(cfg), cfg.data.val_shards)
+    else:
+        splits = [build_dataset(cfg.data, split, cfg.run_dir) for split in ("train", "val")]
+    splits = [probe_subset(split, cfg.method.probe_sequences, cfg.train.seed) for split in splits]
+    if cfg.data.name == TRAJECTORIES:
+        return splits, [window_batches(cfg, s) for s in splits], path_features, path_probes
+    length = cfg.method.views_per_sequence + 1
+    collate = ViewSequences(view_spec(cfg), length, ViewMaker(*pixel_normalisation(cfg.data.name)))
+    probes = functools.partial(view_probes, device=device, batch_size=cfg.eval.batch_size)
+    return splits, [image_batches(cfg, s, collate) for s in splits], view_features, probes
+
+
+def evaluate(cfg: DictConfig, method: SeqJEPA, facts: dict) -> dict:
+    """Probe the trained model, random-init models of the same architecture (one per probe seed) and the raw
+    pixels on up to ``method.probe_sequences`` sequences of held-out images or episodes (and as many training ones
+    to fit the probes); with ``eval.seeds`` > 1 each figure is the mean over the probe seeds with its 95 % interval.
+    Writes ``eval.json`` and ``summary.png`` (on trajectories also ``path_integration.png``) and prints the table,
+    headed by the run's action conditioning so that an ablation reads beside its run."""
+    device = select_device(cfg.train.device)
+    m, observed = cfg.method, cfg.method.views_per_sequence
+    splits, sources, extract, probes = probe_setting(cfg, device)
+
+    def random_init(seed: int) -> SeqJEPA:
+        torch.manual_seed(seed + 1)
+        return build_method(cfg, facts).to(device).eval()
+
+    seeds = range(cfg.train.seed, cfg.train.seed + cfg.eval.seeds)
+    trained = "seq_jepa" if m.action_conditioning else "seq_jepa_no_actions"
+    models = {trained: method.to(device).eval(), **{random_init_name(s): random_init(s) for s in seeds}}
+    train, val = (gather(models | {"raw_input": None}, source, extract, observed) for source in sources)
+    per_seed = [seed_rows(train, val, probes, trained, seed) for seed in seeds]
+    rows = summarise_seeds(per_seed) if len(per_seed) > 1 else per_seed[0]
+    results = {
+        "experiment": cfg.name,
+        "dataset": cfg.data.name,
+        "action_conditioning": m.action_conditioning,
+        "views_per_sequence": observed,
+        "num_train": len(splits[0]),
+        "num_val": len(splits[1]),
+        "seeds": len(per_seed),
+        "rows": rows,
+        "rows_per_seed": per_seed,
+    }
+    run_dir = Path(cfg.run_dir)
+    write_eval(results, run_dir / "eval.json")
+    spread = f"; mean ±95 % interval over {len(per_seed)} probe seeds" if len(per_seed) > 1 else ""
+    print(
+        f"\nseq-JEPA, action conditioning {'on' if m.action_conditioning else 'off'}, {observed} views per sequence: "
+        f"probes on held-out {cfg.data.name} ({len(splits[1])} sequences; train {len(splits[0])}{spread}):"
+    )
+    print(format_table(rows, [c for c in rows[0] if c != "seeds" and not c.endswith("_ci")]))
+    plot_run(run_dir)
+    written = [run_dir / "eval.json", run_dir / "summary.png"]
+    if cfg.data.name == TRAJECTORIES:
+        written.append(plot_path_integration(rows, observed, run_dir / "path_integration.png"))
+    print(f"\nwrote {', '.join(map(str, written))}")
+    return results
+
+
+register("seq_jepa", Recipe(build=build, rebuild=build_method, evaluate=evaluate))
