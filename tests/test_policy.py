@@ -261,3 +261,12 @@ def test_a_killed_act_jepa_run_resumes_with_the_same_losses(demos, killed_and_re
     assert resumed_from >= 2
     for step, loss in reference.items():
         assert resumed[step] == pytest.approx(loss, abs=1e-6)
+
+
+@pytest.mark.parametrize("proprio_input", [True, False])
+def test_a_policy_from_pixels_alone_ignores_the_true_state(proprio_input):
+    policy, batch = _policy(latent=True, proprio_input=proprio_input), _batch()
+    moved = policy.act(batch["obs"], batch["proprio"] + 3.0, batch["goal"])
+    assert torch.equal(policy.act(batch["obs"], batch["proprio"], batch["goal"]), moved) != proprio_input
+    policy(batch)["loss"].backward()  # the future states still make ACT-JEPA's targets
+    assert (policy.encoder.proprio.weight.grad is not None) == proprio_input

@@ -230,6 +230,7 @@ class PolicyConfig:
 
     name: str = "act"
     chunk: int = 8  # actions predicted per step, executed open-loop
+    proprio_input: bool = True  # the true state as an input token; false: act from the frame (and goal image) alone
     patch_size: int = 16  # the frame's patches (conv stem): 64 px -> 16 tokens
     embed_dim: int = 128
     depth: int = 3  # context-encoder blocks

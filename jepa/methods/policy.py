@@ -31,7 +31,8 @@ class ChunkPolicy(nn.Module):
     ``valid`` (B, K); ``future_obs`` (B, K, 3, H, W) when the latent targets are frames. Actions are learned in
     [-1, 1] (the action space's bounds) and proprio states standardised; the bounds and statistics are buffers,
     saved with the weights, so a loaded policy acts in env units without its training data. A
-    ``goal_conditioned`` policy needs ``goal`` in every batch and call.
+    ``goal_conditioned`` policy needs ``goal`` in every batch and call; without ``proprio_input`` the policy acts
+    from pixels alone (the true states still make ACT-JEPA's targets).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class ChunkPolicy(nn.Module):
         proprio_mean: torch.Tensor,
         proprio_std: torch.Tensor,
         goal_conditioned: bool = False,
+        proprio_input: bool = True,
         latent_target: str = "states",
         latent_weight: float = 1.0,
     ):
@@ -53,6 +55,7 @@ class ChunkPolicy(nn.Module):
             raise ValueError(f"latent_target must be one of {LATENT_TARGETS}, got {latent_target!r}")
         self.encoder, self.action_decoder, self.latent_predictor = encoder, action_decoder, latent_predictor
         self.chunk, self.goal_conditioned = action_decoder.queries.shape[0], goal_conditioned
+        self.proprio_input = proprio_input
         self.latent_target, self.latent_weight = latent_target, latent_weight
         self.target = None if latent_predictor is None else make_target(encoder)
         self.register_buffer("action_low", action_low.float())
@@ -68,7 +71,8 @@ class ChunkPolicy(nn.Module):
 
     def context(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The encoder's tokens (B, N, D) for a batch's observation, proprio state and goal image."""
-        return self.encoder(batch["obs"], self._proprio(batch["proprio"]), batch.get("goal"))
+        proprio = self._proprio(batch["proprio"]) if self.proprio_input else None
+        return self.encoder(batch["obs"], proprio, batch.get("goal"))
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, proprio: torch.Tensor, goal: torch.Tensor | None = None) -> torch.Tensor:

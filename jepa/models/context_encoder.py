@@ -13,10 +13,11 @@ PROPRIO, OBSERVATION, GOAL = range(3)  # rows of ContextEncoder.kinds
 
 
 class ContextEncoder(nn.Module):
-    """[proprio token, observation patches, goal-image patches] -> context tokens (B, 1 + P (+ P), D).
+    """[proprio token, observation patches, goal-image patches] -> context tokens (B, (1 +) P (+ P), D).
 
     Patches get fixed 2D sincos positions; each kind of token gets a learned embedding, so the goal image is told
-    apart from the current one (envs without a goal image leave those tokens out). The same blocks also embed a
+    apart from the current one (envs without a goal image leave those tokens out, policies from pixels alone the
+    proprio token). The same blocks also embed a
     sequence of proprio states (:meth:`encode_states`, 1D sincos over time): the EMA copy of this encoder turns
     the future states into ACT-JEPA's prediction targets, or future frames (:meth:`encode_frames`).
     """
@@ -51,9 +52,13 @@ class ContextEncoder(nn.Module):
             x = block(x, mask)
         return self.norm(x)
 
-    def forward(self, obs: torch.Tensor, proprio: torch.Tensor, goal: torch.Tensor | None = None) -> torch.Tensor:
-        """obs (B, 3, H, W), proprio (B, S) (normalised), goal (B, 3, H, W) or None -> (B, N, D)."""
-        tokens = [(self.proprio(proprio) + self.kinds[PROPRIO]).unsqueeze(1), self._image_tokens(obs, OBSERVATION)]
+    def forward(
+        self, obs: torch.Tensor, proprio: torch.Tensor | None = None, goal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """obs (B, 3, H, W), proprio (B, S) (normalised) or None, goal (B, 3, H, W) or None -> (B, N, D)."""
+        tokens = [self._image_tokens(obs, OBSERVATION)]
+        if proprio is not None:
+            tokens.insert(0, (self.proprio(proprio) + self.kinds[PROPRIO]).unsqueeze(1))
         if goal is not None:
             tokens.append(self._image_tokens(goal, GOAL))
         return self._blocks(torch.cat(tokens, dim=1))

@@ -43,7 +43,8 @@ def build_policy(cfg: DictConfig, facts: dict) -> ChunkPolicy:
         )
         latent = {"latent_target": m.latent_target, "latent_weight": m.latent_weight}
     normalisation = {key: torch.tensor(value) for key, value in facts["normalisation"].items()}
-    return ChunkPolicy(encoder, decoder, predictor, goal_conditioned=dims["goal"], **normalisation, **latent)
+    inputs = {"goal_conditioned": dims["goal"], "proprio_input": m.proprio_input}
+    return ChunkPolicy(encoder, decoder, predictor, **inputs, **normalisation, **latent)
 
 
 def _demonstrations(cfg: DictConfig, split: str, chunk: int, frames: bool = False) -> DemonstrationChunks:

@@ -66,26 +66,24 @@ def evaluate_encoder(cfg: DictConfig, method: nn.Module, facts: dict | None = No
         device=device,
         batch_size=cfg.eval.batch_size,
     )
+    header = f"probes on held-out {cfg.data.name} ({len(val_set)} samples; train {len(train_set)}; main label {main}"
+    facts = {"main_label": main, "num_train": len(train_set), "num_val": len(val_set)}
+    results = report_probes(cfg, per_seed, header, facts)
+    print(f"\nwrote {Path(cfg.run_dir) / 'eval.json'} and {Path(cfg.run_dir) / 'summary.png'}")
+    return results
+
+
+def report_probes(cfg: DictConfig, per_seed: list[list[dict]], header: str, facts: dict) -> dict:
+    """The probe rows of every seed summarised (mean and 95 % interval with > 1 seed), written to ``eval.json``
+    with ``facts`` about the evaluation, printed as a table under ``header`` and drawn as ``summary.png``."""
     rows = summarise_seeds(per_seed) if len(per_seed) > 1 else per_seed[0]
-    results = {
-        "experiment": cfg.name,
-        "dataset": cfg.data.name,
-        "main_label": main,
-        "num_train": len(train_set),
-        "num_val": len(val_set),
-        "seeds": len(per_seed),
-        "rows": rows,
-        "rows_per_seed": per_seed,
-    }
+    results = {"experiment": cfg.name, "dataset": cfg.data.name, **facts, "seeds": len(per_seed), "rows": rows}
+    results["rows_per_seed"] = per_seed
     run_dir = Path(cfg.run_dir)
     write_eval(results, run_dir / "eval.json")
     spread = f"; mean ±95 % interval over {len(per_seed)} probe seeds" if len(per_seed) > 1 else ""
-    print(
-        f"\nprobes on held-out {cfg.data.name} ({len(val_set)} samples; train {len(train_set)}; main label {main}"
-        f"{spread}):"
-    )
+    print(f"\n{header}{spread}):")
     columns = [c for c in rows[0] if c != "seeds" and not c.endswith("_ci")]  # rows list their probes in a fixed order
     print(format_table(rows, columns))
     plot_run(run_dir)
-    print(f"\nwrote {run_dir / 'eval.json'} and {run_dir / 'summary.png'}")
     return results

@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from evals import format_table, linear_probe, linear_regression_probe, summarise_seeds, write_eval
+from evals import linear_probe, linear_regression_probe
 from jepa.common.runtime import select_device
 from jepa.data.images import pixel_normalisation
 from jepa.data.loader import BatchContext
@@ -27,10 +27,11 @@ from jepa.data.trajectories import TrajectoryDataset
 from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec, relative_actions, varying_params
 from jepa.methods.seq_jepa import SeqJEPA
 from jepa.recipes.parts import build_dataset, build_encoder, input_size, view_strengths
+from jepa.recipes.probing import report_probes
 from jepa.recipes.registry import Recipe, register
 from jepa.recipes.world_model.data import data_dims, split_by_shard, to_model_steps, window_dataset
 from jepa.train.engine import TrainingSetup, to_device
-from jepa.train.plots import plot_run, pyplot
+from jepa.train.plots import pyplot
 
 TRAJECTORIES = "trajectories"  # the one data.name whose sequences are episodes; every other is views of images
 
@@ -278,30 +279,17 @@ def evaluate(cfg: DictConfig, method: SeqJEPA, facts: dict) -> dict:
     models = {trained: method.to(device).eval(), **{random_init_name(s): random_init(s) for s in seeds}}
     train, val = (gather(models | {"raw_input": None}, source, extract, observed) for source in sources)
     per_seed = [seed_rows(train, val, probes, trained, seed) for seed in seeds]
-    rows = summarise_seeds(per_seed) if len(per_seed) > 1 else per_seed[0]
-    results = {
-        "experiment": cfg.name,
-        "dataset": cfg.data.name,
-        "action_conditioning": m.action_conditioning,
-        "views_per_sequence": observed,
-        "num_train": len(splits[0]),
-        "num_val": len(splits[1]),
-        "seeds": len(per_seed),
-        "rows": rows,
-        "rows_per_seed": per_seed,
-    }
-    run_dir = Path(cfg.run_dir)
-    write_eval(results, run_dir / "eval.json")
-    spread = f"; mean ±95 % interval over {len(per_seed)} probe seeds" if len(per_seed) > 1 else ""
-    print(
-        f"\nseq-JEPA, action conditioning {'on' if m.action_conditioning else 'off'}, {observed} views per sequence: "
-        f"probes on held-out {cfg.data.name} ({len(splits[1])} sequences; train {len(splits[0])}{spread}):"
+    conditioning = "on" if m.action_conditioning else "off"
+    header = (
+        f"seq-JEPA, action conditioning {conditioning}, {observed} views per sequence: probes on held-out "
+        f"{cfg.data.name} ({len(splits[1])} sequences; train {len(splits[0])}"
     )
-    print(format_table(rows, [c for c in rows[0] if c != "seeds" and not c.endswith("_ci")]))
-    plot_run(run_dir)
+    facts = {"action_conditioning": m.action_conditioning, "views_per_sequence": observed}
+    results = report_probes(cfg, per_seed, header, facts | {"num_train": len(splits[0]), "num_val": len(splits[1])})
+    run_dir = Path(cfg.run_dir)
     written = [run_dir / "eval.json", run_dir / "summary.png"]
     if cfg.data.name == TRAJECTORIES:
-        written.append(plot_path_integration(rows, observed, run_dir / "path_integration.png"))
+        written.append(plot_path_integration(results["rows"], observed, run_dir / "path_integration.png"))
     print(f"\nwrote {', '.join(map(str, written))}")
     return results
 
