@@ -1,4 +1,5 @@
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -109,3 +110,17 @@ def test_online_target_mode_trains_the_encoder_through_its_own_targets(tiny_over
     losses = trainer.fit()
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert not any(k.startswith("target_encoder.") for k in method.state_dict())
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_the_ema_momentum_ramps_from_its_start_to_its_end_on_the_chosen_schedule(schedule):
+    from jepa.train.engine import Trainer
+
+    cfg = load_config(["train.steps=100", f"optim.ema_schedule={schedule}", "optim.ema_momentum=[0.996,1.0]"])
+    trainer = Trainer.__new__(Trainer)  # the schedules read only the config
+    trainer.cfg = cfg
+    momenta = [trainer.hyperparams(step)[2] for step in (0, 25, 50, 100)]
+    assert momenta[0] == pytest.approx(0.996) and momenta[-1] == pytest.approx(1.0)
+    assert momenta[2] == pytest.approx(0.998)  # both ramps are half-way at half-time
+    quarter = 0.996 + 0.004 * (0.25 if schedule == "linear" else (1 - math.cos(math.pi / 4)) / 2)
+    assert momenta[1] == pytest.approx(quarter)

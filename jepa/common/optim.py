@@ -32,13 +32,13 @@ def warmup_cosine(step: int, total: int, warmup: int, start: float, peak: float,
 
 
 def cosine(step: int, total: int, start: float, end: float) -> float:
-    """Cosine ramp from ``start`` to ``end`` (used for weight decay 0.04 -> 0.4)."""
+    """Cosine ramp from ``start`` to ``end`` (weight decay 0.04 -> 0.4; BYOL's and seq-JEPA's EMA momentum)."""
     progress = min(step / max(total, 1), 1.0)
     return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def linear(step: int, total: int, start: float, end: float) -> float:
-    """Linear ramp (EMA momentum 0.996 -> 1.0)."""
+    """Linear ramp (I-JEPA's EMA momentum 0.996 -> 1.0)."""
     return start + (end - start) * min(step / max(total, 1), 1.0)
 
 

@@ -77,6 +77,7 @@ class OptimConfig:
     final_weight_decay: float = 0.4
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     ema_momentum: list[float] = field(default_factory=lambda: [0.996, 1.0])
+    ema_schedule: str = "linear"  # linear (I-JEPA) | cosine (BYOL, seq-JEPA): the momentum's ramp over train.steps
     clip_grad: float | None = 10.0  # max global grad norm; None disables
     loss: str = "smooth_l1"  # smooth_l1 | l1 | l2
 

@@ -49,6 +49,7 @@ def validate_train(cfg: DictConfig) -> None:
     check_positive(cfg, "train.monitor_every", "train.keep_checkpoints", "bench.clips", "bench.rounds")
     check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards", "eval.seeds")
     check_pairs(cfg, "optim.betas", "optim.ema_momentum")
+    check_choice("optim.ema_schedule", cfg.optim.ema_schedule, ("linear", "cosine"))
     check_threads("train.threads", cfg.train.threads)
     resume = cfg.train.resume
     if resume not in ("auto", "never", "force") and not Path(resume).expanduser().exists():

@@ -147,7 +147,8 @@ class Trainer:
         o, total = self.cfg.optim, self.cfg.train.steps
         lr = warmup_cosine(step, total, o.warmup_steps, o.start_lr, o.lr, o.final_lr)
         wd = cosine(step, total, o.weight_decay, o.final_weight_decay)
-        momentum = linear(step, total, o.ema_momentum[0], o.ema_momentum[1])
+        ramp = cosine if o.ema_schedule == "cosine" else linear
+        momentum = ramp(step, total, o.ema_momentum[0], o.ema_momentum[1])
         return lr, wd, momentum
 
     # ---- one step ----------------------------------------------------------------------------
