@@ -105,11 +105,12 @@ def _batch(batch_size: int = 3, goal: bool = True) -> dict[str, torch.Tensor]:
     return batch | ({"goal": torch.randn(batch_size, 3, 16, 16, generator=g)} if goal else {})
 
 
-def test_the_masked_l1_ignores_padded_steps():
+def test_the_masked_l1_ignores_padded_steps_and_weighs_every_sample_alike():
     pred, target = torch.zeros(2, 3, 2), torch.ones(2, 3, 2)
     target[0, 2] = 100.0  # padding: must not count
+    target[1, 0] = 4.0
     valid = torch.tensor([[True, True, False], [True, False, False]])
-    assert masked_l1(pred, target, valid).item() == pytest.approx(1.0)
+    assert masked_l1(pred, target, valid).item() == pytest.approx((1.0 + 4.0) / 2)
 
 
 def test_act_has_no_latent_term_and_act_jepa_adds_one_whose_target_gets_no_gradient():
@@ -254,6 +255,7 @@ def test_a_world_model_run_is_not_a_policy():
         policy_agent(cfg, torch.nn.Linear(1, 1))
 
 
+@pytest.mark.slow
 def test_a_killed_act_jepa_run_resumes_with_the_same_losses(demos, killed_and_resumed_losses):
     args = ["experiment=act_jepa_two_rooms", *TINY_POLICY, f"data.root={demos}", "train.steps=6", "method.rollouts=0"]
     args += ["eval.enabled=false", f"method.chunk={CHUNK}"]
@@ -270,3 +272,23 @@ def test_a_policy_from_pixels_alone_ignores_the_true_state(proprio_input):
     assert torch.equal(policy.act(batch["obs"], batch["proprio"], batch["goal"]), moved) != proprio_input
     policy(batch)["loss"].backward()  # the future states still make ACT-JEPA's targets
     assert (policy.encoder.proprio.weight.grad is not None) == proprio_input
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_act_jepa_as_one_process(demos, tmp_path):
+    import subprocess
+    import sys
+
+    common = ["train", "experiment=act_jepa_two_rooms", *TINY_POLICY, f"data.root={demos}", f"method.chunk={CHUNK}"]
+    common += ["train.steps=4", "eval.enabled=false", "data.num_workers=0"]
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    cli = [sys.executable, "-m", "jepa.cli"]
+    subprocess.run([*cli, *common, f"run_dir={single}"], check=True, timeout=300, capture_output=True)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "jepa.cli"]
+    result = subprocess.run([*torchrun, *common, f"run_dir={ddp}"], timeout=300, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def losses(run_dir):
+        return [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+    assert len(losses(ddp)) == 4 and losses(ddp) == pytest.approx(losses(single), rel=1e-4)

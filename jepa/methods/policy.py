@@ -18,9 +18,11 @@ LATENT_TARGETS = ("states", "frames")
 
 
 def masked_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Mean |pred - target| over the valid steps: pred, target (B, K, X), valid (B, K) bool."""
-    error = (pred - target).abs().mean(-1)
-    return (error * valid).sum() / valid.sum().clamp(min=1)
+    """Mean |pred - target| over each sample's valid steps, then over the samples: pred, target (B, K, X), valid
+    (B, K) bool. Every sample weighs the same whatever its number of valid steps, so the mean over DDP ranks' equal
+    shares of a batch is the whole batch's loss."""
+    error = ((pred - target).abs().mean(-1) * valid).sum(1) / valid.sum(1).clamp(min=1)
+    return error.mean()
 
 
 class ChunkPolicy(nn.Module):

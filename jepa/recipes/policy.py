@@ -104,15 +104,14 @@ def _tokens_and_changes(
 
 @torch.no_grad()
 def _action_error(policy: ChunkPolicy, steps: Subset, device: torch.device, batch_size: int) -> float:
-    """Mean |predicted - demonstrated| action component over the held-out steps' chunks, in env units."""
-    total, count = 0.0, 0
+    """Mean |predicted - demonstrated| action component over the held-out steps' chunks (each step's valid actions
+    averaged first), in env units."""
+    total = 0.0
     for batch in DataLoader(steps, batch_size=batch_size):
         batch = to_device(batch, device)
         predicted = policy.act(batch["obs"], batch["proprio"], batch.get("goal"))
-        valid = batch["valid"]
-        total += masked_l1(predicted, batch["actions"], valid).item() * valid.sum().item()
-        count += valid.sum().item()
-    return total / count
+        total += masked_l1(predicted, batch["actions"], batch["valid"]).item() * len(predicted)
+    return total / len(steps)
 
 
 def future_state_rows(cfg: DictConfig, policy: ChunkPolicy, facts: dict, device: torch.device) -> list[list[dict]]:
