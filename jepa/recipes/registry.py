@@ -2,7 +2,7 @@
 
 Adding a method is a ``jepa/methods`` module (the objective), a recipe module in ``jepa/recipes`` registering
 itself here, a schema for its ``method`` section (``jepa/config/schema.py: METHOD_SCHEMAS``) with its checks
-(``jepa/config/validate.py: METHOD_CHECKS``), and a preset in ``jepa/configs/experiment``; the engine, the
+(``jepa/config/method_checks.py: METHOD_CHECKS``), and a preset in ``jepa/configs/experiment``; the engine, the
 checkpoints, resumption, DDP, logging and the command line come for free.
 """
 
