@@ -317,6 +317,7 @@ def test_rollout_runs_mpc_in_the_env_the_data_came_from_and_writes_its_report(tr
     assert result["env_id"] == "jepa/TwoRooms-v0"  # from the run's data, not a default
     episode = result["episodes"][0]
     assert episode["steps"] == 6 and len(episode["latent_distance"]) == 3  # frameskip 2: replans at 0, 2, 4
+    assert 0 <= episode["subgoal_replannings"] <= 3  # subgoals through the run's recorded latents, by default
     assert 0 <= result["summary"]["success_rate"] <= 1 and result["summary"]["plan_seconds"] > 0
     assert (out / "episode_00.gif").stat().st_size > 0 and (out / "rollout.png").stat().st_size > 0
 
@@ -335,6 +336,8 @@ def test_rollout_runs_mpc_in_the_env_the_data_came_from_and_writes_its_report(tr
         (["train", "experiment=wm_two_rooms", "data=shapes"], "data.name"),
         (["rollout", "run=x", "planner=random"], "planner"),
         (["rollout", "run=x", "planner.execute=11"], "planner.execute"),
+        (["rollout", "run=x", "planner.lookahead=0"], "planner.lookahead"),
+        (["rollout", "run=x", "planner.link=-1"], "planner.link"),
         (["rollout", "agent=expert"], "env"),
         (["rollout"], "run="),
     ],

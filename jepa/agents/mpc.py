@@ -8,6 +8,7 @@ encodes the current frame, plans ``horizon`` model steps with CEM or MPPI and re
 from __future__ import annotations
 
 import statistics
+import time
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from envs import true_state
 from jepa.data.trajectories import obs_to_tensor
 from jepa.methods import WorldModel
-from jepa.planning import METRICS, MPC, Planner, RolloutFn, SamplingPlanner, goal_energy
+from jepa.planning import METRICS, MPC, LatentGraph, Planner, RolloutFn, SamplingPlanner, goal_energy
 
 
 def model_actions(plan: torch.Tensor, frameskip: int, hold: bool) -> torch.Tensor:
@@ -42,7 +43,8 @@ class MPCAgent:
     model step, held for all of them, otherwise all ``frameskip`` of them (frameskip * A,), so its action bounds
     must be the env's tiled accordingly. ``proprio``: the model also takes the true state as a proprio token,
     read as collection recorded it (:func:`envs.true_state`). ``metric`` (l1 or l2) is
-    the latent distance recorded at each replanning.
+    the latent distance recorded at each replanning. ``graph``: plan towards subgoals along its shortest paths
+    while the goal is further than its lookahead (else straight towards the goal).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class MPCAgent:
         hold: bool,
         proprio: bool,
         metric: str,
+        graph: LatentGraph | None = None,
     ):
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -63,6 +66,7 @@ class MPCAgent:
             raise ValueError(f"frameskip must be >= 1, got {frameskip}")
         self.model, self.planner, self.mpc = model, planner, MPC(planner, horizon, execute)
         self.frameskip, self.hold, self.proprio, self.metric = frameskip, hold, proprio, metric
+        self.graph = graph
         self.device = next(model.parameters()).device
         self.reset(0)
 
@@ -74,6 +78,7 @@ class MPCAgent:
             self.planner.generator.manual_seed(seed)
         self.z_goal: torch.Tensor | None = None
         self.latent_distance: list[float] = []
+        self.subgoals, self.subgoal_seconds = 0, []
 
     def _encode(self, frame: np.ndarray) -> torch.Tensor:
         """One uint8 frame (H, W, 3) -> its latent (1, N, D)."""
@@ -86,16 +91,28 @@ class MPCAgent:
             if "goal_observation" not in info:
                 raise KeyError("MPCAgent needs info['goal_observation']; run_episodes adds it for envs that have one")
             self.z_goal = self._encode(info["goal_observation"])[0]
+            if self.graph is not None:
+                self.graph.set_goal(self.z_goal)
         z = self._encode(observation)
+        start = time.perf_counter()
+        target = None if self.graph is None else self.graph.subgoal(z[0])
+        self.subgoal_seconds.append(time.perf_counter() - start)
+        self.subgoals += target is not None
+        target = self.z_goal if target is None else target
         proprio = None
         if self.proprio:
             proprio = torch.as_tensor(true_state(info), device=self.device).view(1, 1, -1)
         self.latent_distance.append(goal_energy(z[None], self.z_goal, self.metric).item())
         rollout = latent_rollout(self.model, proprio, self.frameskip, self.hold)
-        plan = torch.stack([self.mpc.act(rollout, z, self.z_goal) for _ in range(self.mpc.execute)])
+        plan = torch.stack([self.mpc.act(rollout, z, target) for _ in range(self.mpc.execute)])
         env_actions = model_actions(plan, self.frameskip, self.hold).reshape(self.mpc.execute * self.frameskip, -1)
         return env_actions.cpu().numpy()
 
     def episode_record(self) -> dict[str, Any]:
-        """``plan_seconds``: mean seconds per replanning; ``latent_distance``: to the goal at each replanning."""
-        return {"plan_seconds": statistics.mean(self.mpc.plan_seconds), "latent_distance": self.latent_distance}
+        """``plan_seconds``: mean seconds per replanning, the subgoal's lookup included; ``latent_distance``: to
+        the goal at each replanning; ``subgoal_replannings``: how many aimed at a subgoal."""
+        return {
+            "plan_seconds": statistics.mean(self.mpc.plan_seconds) + statistics.mean(self.subgoal_seconds),
+            "latent_distance": self.latent_distance,
+            "subgoal_replannings": self.subgoals,
+        }

@@ -8,6 +8,8 @@ the policy of ``run`` (ACT-JEPA, ACT or BC), in the env its data came from (``me
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -20,9 +22,12 @@ from envs.experts import RandomAgent, make_expert
 from jepa.agents import MPCAgent, run_episodes
 from jepa.common.errors import ConfigError
 from jepa.config.schema import rollout_out
-from jepa.planning import PLANNERS, Planner
+from jepa.planning import PLANNERS, LatentGraph, Planner
 from jepa.recipes import load_run
 from jepa.recipes.policy import policy_agent
+from jepa.recipes.world_model.data import episode_latents
+
+log = logging.getLogger(__name__)
 
 
 def make_planner(cfg: DictConfig, low: np.ndarray, high: np.ndarray, seed: int) -> Planner:
@@ -82,6 +87,18 @@ def _mpc_agent(cfg: DictConfig, run_cfg: DictConfig, model, facts: dict, env_id:
     space = _check_plannable(cfg, env_id, facts["dims"])
     k, p = run_cfg.method.frameskip, cfg.planner
     low, high = (np.tile(bound, 1 if p.hold else k) for bound in (space.low, space.high))
+    graph = None
+    if p.subgoals:
+        start = time.perf_counter()
+        graph = LatentGraph(
+            episode_latents(model, run_cfg.data.root, k), metric=p.metric, link=p.link, lookahead=p.lookahead
+        )
+        log.info(
+            "subgoal graph: %d recorded latents of %s (%.1f s)",
+            len(graph.nodes),
+            run_cfg.data.root,
+            time.perf_counter() - start,
+        )
     return MPCAgent(
         model,
         make_planner(p, low, high, cfg.seed),
@@ -91,6 +108,7 @@ def _mpc_agent(cfg: DictConfig, run_cfg: DictConfig, model, facts: dict, env_id:
         hold=p.hold,
         proprio=run_cfg.method.proprio,
         metric=p.metric,
+        graph=graph,
     )
 
 

@@ -152,8 +152,8 @@ class WorldModelConfig:
     rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
     encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
     encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
-    latent_dim: int = 2  # ConvEncoder: the position; VCR needs 4 (with 2 a "which room" bit meets its hinge)
-    encoder_hidden: int = 128  # ConvEncoder: MLP width from its keypoints to the latent; 0 = an affine map
+    latent_dim: int = 32  # ConvEncoder; 2 makes it a position detector for one agent (docs/control.md)
+    encoder_hidden: int = 128  # ConvEncoder: MLP width from its features to the latent; 0 = an affine map
     predictor_dim: int = 128
     predictor_depth: int = 3
     predictor_heads: int = 4
@@ -351,6 +351,9 @@ class PlannerConfig:
     reduce: str = "sum"  # sum over the horizon (rewards getting there early) | final
     hold: bool = True  # plan one action per model step, held for its frameskip env steps (else plan each one)
     execute: int = 1  # model steps executed before replanning
+    subgoals: bool = True  # aim at subgoals along shortest paths through the run's recorded latents
+    lookahead: float = 1.0  # subgoals: model steps along the path; nearer goals are aimed at directly
+    link: float = 0.25  # subgoals: join recorded latents closer than this fraction of the median recorded step
 
 
 @dataclass

@@ -95,7 +95,9 @@ def validate_rollout(cfg: DictConfig) -> None:
     check_choice("agent", cfg.agent.name, ("mpc", "policy", "expert", "random"))
     check_positive(cfg, "episodes", "max_steps", "planner.horizon", "planner.samples", "planner.elites")
     check_positive(cfg, "agent.execute")
-    check_positive(cfg, "planner.iterations", "planner.temperature")
+    check_positive(cfg, "planner.iterations", "planner.temperature", "planner.lookahead")
+    if p.link < 0:
+        raise ConfigError(f"planner.link={p.link} must be >= 0 (0: no links between recorded episodes)")
     check_choice("planner", p.name, PLANNERS)
     check_choice("planner.metric", p.metric, METRICS)
     check_choice("planner.reduce", p.reduce, REDUCTIONS)

@@ -8,12 +8,13 @@ concatenation of the ``frameskip`` actions between them, so any collected data s
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, shard_split
+from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, read_collection, shard_split
 from jepa.methods import WorldModel
 from jepa.train.engine import to_device
 
@@ -39,6 +40,21 @@ def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) 
     device = next(model.parameters()).device
     chunks = np.array_split(frames, max(1, len(frames) // batch_size))
     return torch.cat([model.encode(obs_to_tensor(chunk).to(device)).cpu() for chunk in chunks])
+
+
+def episode_latents(model: WorldModel, root: str, frameskip: int) -> list[torch.Tensor]:
+    """Every recorded episode of ``root`` as latents one model step apart, (T_i, tokens, D) each: the nodes of a
+    :class:`jepa.planning.LatentGraph`."""
+    _, shards, _ = read_collection(Path(root).expanduser())
+    sequences: list[torch.Tensor] = []
+    for shard in shards:
+        firsts = np.cumsum(shard["episode_lengths"] + 1) - shard["episode_lengths"] - 1
+        rows = [
+            np.arange(first, first + length + 1, frameskip) for first, length in zip(firsts, shard["episode_lengths"])
+        ]
+        latents = encode_frames(model, shard["obs"][np.concatenate(rows)])
+        sequences += latents.split([len(r) for r in rows])
+    return sequences
 
 
 class EncodedWindows(Dataset):
