@@ -283,6 +283,21 @@ def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_t
     assert all(np.isfinite(row["r2"]) for row in probe)
 
 
+def test_a_random_init_frozen_encoder_has_the_pretrained_architecture_and_not_its_weights(
+    collected, pretrained, tmp_path
+):
+    from jepa.recipes import load_run
+    from jepa.recipes.world_model.frozen import load_pretrained_encoder
+
+    run = tmp_path / "random"
+    _train_world_model(collected, run, f"method.encoder={pretrained}", "method.encoder_init=random")
+    _, model, _ = load_run(run)
+    vit, _ = load_pretrained_encoder(str(pretrained), 64)
+    ours, theirs = model.encoder.vit.state_dict(), vit.state_dict()
+    assert ours.keys() == theirs.keys() and all(ours[k].shape == theirs[k].shape for k in ours)
+    assert not torch.equal(ours["blocks.0.attn.qkv.weight"], theirs["blocks.0.attn.qkv.weight"])
+
+
 TINY_PLAN = ["episodes=1", "planner.samples=8", "planner.elites=2", "planner.iterations=1", "planner.horizon=2"]
 
 

@@ -135,6 +135,7 @@ def _world_model(cfg: DictConfig) -> None:
             f"data.name={cfg.data.name}: a world model trains on a `jepa collect` directory; "
             "set data=trajectories data.root=<that directory>"
         )
+    check_choice("method.encoder_init", m.encoder_init, ("pretrained", "random"))
     if m.encoder_hidden < 0:
         raise ConfigError(f"method.encoder_hidden={m.encoder_hidden} must be >= 0 (0 = affine)")
     if m.window < 2:

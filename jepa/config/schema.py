@@ -152,6 +152,7 @@ class WorldModelConfig:
     rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
     encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
     encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
+    encoder_init: str = "pretrained"  # frozen encoder: pretrained | random (its architecture, random weights)
     latent_dim: int = 32  # ConvEncoder; 2 makes it a position detector for one agent (docs/control.md)
     encoder_hidden: int = 128  # ConvEncoder: MLP width from its features to the latent; 0 = an affine map
     predictor_dim: int = 128

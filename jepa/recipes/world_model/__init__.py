@@ -69,8 +69,14 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
         pretrained, facts["encoder"] = load_pretrained_encoder(cfg.method.encoder, facts["dims"]["image_size"])
     model = build_world_model(cfg, facts)
     if pretrained is not None:
-        model.encoder.vit.load_state_dict(pretrained.state_dict(), strict=True)
-        log.info("encoding every frame of %s once with the frozen encoder of %s", cfg.data.root, cfg.method.encoder)
+        if cfg.method.encoder_init == "pretrained":
+            model.encoder.vit.load_state_dict(pretrained.state_dict(), strict=True)
+        log.info(
+            "encoding every frame of %s once with the frozen encoder of %s (%s weights)",
+            cfg.data.root,
+            cfg.method.encoder,
+            cfg.method.encoder_init,
+        )
         windows = EncodedWindows(windows, model)
     train_set, val_set = split_by_shard(windows, cfg.data.val_shards)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data.root)
