@@ -262,3 +262,18 @@ def linear_regression_probe(
         ridge = _select_ridge(x, t, seed)
     weights, bias = _fit_ridge(x, t, ridge)
     return {"r2": _r2(vx @ weights + bias, vt), "ridge": float(ridge)}
+
+
+@torch.no_grad()
+def neighbour_state_error(
+    train_x: torch.Tensor, train_t: torch.Tensor, val_x: torch.Tensor, val_t: torch.Tensor, *, chunk_size: int = 1024
+) -> dict[str, float]:
+    """How far (L2, in state units) each val sample's true state lies from that of the train sample whose features
+    are nearest in mean absolute difference, the distance a planner scores latents with: median and mean.
+
+    A linear probe can read a state from features whose distances mean nothing; a planner needs near features to
+    be near states. ``train_t``, ``val_t``: (N, K) states."""
+    train_x, query = train_x.float().cpu(), val_x.float().cpu()
+    nearest = torch.cat([torch.cdist(chunk, train_x, p=1).argmin(1) for chunk in query.split(chunk_size)])
+    errors = (train_t.double().cpu()[nearest] - val_t.double().cpu()).reshape(len(query), -1).norm(dim=1)
+    return {"nn_state_error": errors.median().item(), "nn_state_error_mean": errors.mean().item()}

@@ -20,6 +20,7 @@ from evals import (
     lidar,
     linear_probe,
     linear_regression_probe,
+    neighbour_state_error,
     rankme,
     raw_features,
     write_eval,
@@ -203,6 +204,18 @@ def test_ridge_probe_finds_nothing_in_noise():
     x = torch.randn(600, 10, generator=g)
     t = torch.randn(600, generator=g)
     assert linear_regression_probe(x[:400], t[:400], x[400:], t[400:])["r2"] <= 0.1
+
+
+def test_neighbour_state_error_tells_readable_features_from_ones_whose_distances_mean_the_state():
+    g = _gen()
+    states = torch.rand(1200, 2, generator=g)
+    even = states @ torch.tensor([[2.0, 0.5], [-0.5, 2.0]])  # distances follow the state's
+    folded = torch.cat([states, 50 * torch.sin(40 * states)], 1)  # still linear in the state, distances scrambled
+    for features, readable, near in [(even, True, True), (folded, True, False)]:
+        train, val = features[:1000], features[1000:]
+        assert (linear_regression_probe(train, states[:1000], val, states[1000:])["r2"] > 0.5) == readable
+        error = neighbour_state_error(train, states[:1000], val, states[1000:])
+        assert (error["nn_state_error"] < 0.05) == near, error  # 1000 points in the unit square: ~0.02 apart
 
 
 @pytest.mark.parametrize("dim", [6, 60])  # primal (D < N) and dual (D > N) solvers

@@ -103,8 +103,8 @@ def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     run_dir = Path(cfg.run_dir)
     write_eval(results, run_dir / "eval.json")
     print("\nheld-out losses: " + ", ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("val_")))
-    print("agent position probe (ridge R² on held-out episodes):")
-    print(format_table(results["rows"], ["encoder", "r2"]))
+    print("agent position on held-out episodes (ridge R²; state error of the nearest training latent):")
+    print(format_table(results["rows"], ["encoder", "r2", "nn_state_error"]))
     plot_run(run_dir)
     print(f"wrote {run_dir / 'eval.json'} and {run_dir / 'summary.png'}")
     return results
