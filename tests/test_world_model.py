@@ -239,7 +239,7 @@ def test_eval_rereads_the_world_model_run_from_its_saved_config(trained, capsys)
         assert main(["eval", f"run={trained}", f"data_root={moved}", "threads=1"]) == 0
     finally:
         moved.rename(original)
-    assert "position probe" in capsys.readouterr().out
+    assert "agent position on held-out episodes" in capsys.readouterr().out
     assert np.isfinite(json.loads((trained / "eval.json").read_text())["val_rollout"])
 
 

@@ -35,4 +35,5 @@ def position_probe(
 
 
 def _probes(train_x: torch.Tensor, train_t: torch.Tensor, val_x: torch.Tensor, val_t: torch.Tensor) -> dict:
-    return linear_regression_probe(train_x, train_t, val_x, val_t) | neighbour_state_error(train_x, train_t, val_x, val_t)
+    sets = (train_x, train_t, val_x, val_t)
+    return linear_regression_probe(*sets) | neighbour_state_error(*sets)
