@@ -354,7 +354,7 @@ class PlannerConfig:
     execute: int = 1  # model steps executed before replanning
     subgoals: bool = True  # aim at subgoals along shortest paths through the run's recorded latents
     lookahead: float = 1.0  # subgoals: model steps along the path; nearer goals are aimed at directly
-    link: float = 0.25  # subgoals: join recorded latents closer than this fraction of the median recorded step
+    link: float = 0.5  # subgoals: join recorded latents closer than this fraction of the median recorded step
 
 
 @dataclass

@@ -5,10 +5,10 @@ first leads away from it (round a wall, out of a maze's dead end), every plan wi
 than standing still, and MPC stalls. The recorded episodes already hold the detours: their latents, one model
 step apart, are the nodes of a graph whose edges are the recorded steps (cost 1 each) and links between nearly
 equal latents of different episodes (cost their distance in steps, so paths can change episode there). The
-cost to go of every node is one Dijkstra from the goal per episode, and each replanning aims at the node
-``lookahead`` steps along the shortest path from the node nearest the current latent (search on the replay
-buffer, Eysenbach et al. 2019). Nothing is specific to one task: the radius of the links is a fraction of the
-median recorded step, in the same metric the planner scores with.
+goal and the current latent join the graph at their nearest nodes. The cost to go of every node is one Dijkstra
+from the goal per episode, and each replanning aims at the node ``lookahead`` steps along the shortest path from
+the current latent (search on the replay buffer, Eysenbach et al. 2019). Nothing is specific to one task: the
+radius of the links is a fraction of the median recorded step, in the same metric the planner scores with.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class LatentGraph:
 
     sequences: each recorded episode's latents one model step apart, (T_i, ...) each. ``link``: nodes of
     different steps closer than ``link`` times the median recorded step are joined both ways (at most
-    ``neighbours`` per node). ``lookahead``: how many steps along the path the subgoal lies.
+    ``neighbours`` per node); the goal and the current latent join at their nearest node and at those of their
+    ``neighbours`` nearest within that radius. ``lookahead``: how many steps along the path the subgoal lies.
     """
 
     def __init__(
@@ -42,7 +43,7 @@ class LatentGraph:
         sequences: Sequence[torch.Tensor],
         *,
         metric: str = "l1",
-        link: float = 0.25,
+        link: float = 0.5,
         neighbours: int = 8,
         lookahead: float = 1.0,
         chunk: int = 1024,
@@ -66,11 +67,8 @@ class LatentGraph:
             rows += [r, c]
             cols += [c, r]
             costs += [d / step_size, d / step_size]
-        n = len(self.nodes)
-        # Dijkstra from the goal runs on the reversed graph: entry (i, j) is the cost of stepping from j to i.
-        self.reversed_edges = coo_matrix(
-            (np.concatenate(costs), (np.concatenate(cols), np.concatenate(rows))), shape=(n, n)
-        ).tocsr()
+        self.edges = (np.concatenate(rows), np.concatenate(cols), np.concatenate(costs))  # from, to, cost in steps
+        self.neighbours, self.link = max(neighbours, 1), link
         self.cost_to_go: np.ndarray | None = None
         self.next_node: np.ndarray | None = None
 
@@ -88,25 +86,49 @@ class LatentGraph:
             dists.append(nearest[keep].double().numpy())
         return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
 
-    def nearest(self, z: torch.Tensor) -> int:
-        """The node whose latent is closest to ``z`` (any shape flattening to the nodes' size)."""
-        return int(latent_distance(z.reshape(1, -1).float().cpu(), self.nodes, self.metric).argmin())
+    def _entries(self, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Where a latent joins the graph: its nearest node, and those of its ``neighbours`` nearest within the
+        link radius, with their distances in steps."""
+        d = latent_distance(z.reshape(1, -1).float().cpu(), self.nodes, self.metric)[0] / self.step_size
+        nearest, index = d.topk(min(self.neighbours, len(d)), largest=False)
+        keep = nearest <= max(self.link, float(nearest[0]))
+        return index[keep].numpy(), nearest[keep].double().numpy()
 
     def set_goal(self, z_goal: torch.Tensor) -> None:
-        """Cost to go of every node to the node nearest ``z_goal``, and each node's next node on its path."""
-        goal = self.nearest(z_goal)
-        cost, predecessors = dijkstra(self.reversed_edges, indices=goal, return_predecessors=True)
+        """Cost to go of every node to ``z_goal`` and each node's next node on its path (``len(nodes)``: the goal).
+
+        The goal joins the graph as one more node, reached from its nearest nodes at their distance, so that one
+        node with no recorded way in cannot cut it off."""
+        n = len(self.nodes)
+        rows, cols, costs = self.edges
+        entries, distances = self._entries(z_goal)
+        # Dijkstra from the goal runs on the reversed graph: entry (i, j) is the cost of stepping from j to i.
+        reversed_edges = coo_matrix(
+            (
+                np.concatenate([costs, distances]),
+                (np.concatenate([cols, np.full(len(entries), n)]), np.concatenate([rows, entries])),
+            ),
+            shape=(n + 1, n + 1),
+        ).tocsr()
+        cost, predecessors = dijkstra(reversed_edges, indices=n, return_predecessors=True)
         self.cost_to_go, self.next_node = cost, predecessors
 
     def subgoal(self, z: torch.Tensor) -> torch.Tensor | None:
         """The latent ``lookahead`` steps along the shortest path from ``z`` to the goal, or None when the goal is
-        that close (or out of the graph's reach): then the planner should aim at the goal itself."""
+        that close (or out of the graph's reach): then the planner should aim at the goal itself. The path may
+        enter the graph at any of the nodes nearest ``z``."""
         if self.cost_to_go is None or self.next_node is None:
             raise RuntimeError("call set_goal before subgoal")
-        node = self.nearest(z)
-        start = self.cost_to_go[node]
-        if not np.isfinite(start) or start <= self.lookahead:
+        entries, distances = self._entries(z)
+        totals = distances + self.cost_to_go[entries]
+        best = int(totals.argmin())
+        if not np.isfinite(totals[best]) or totals[best] <= self.lookahead:
             return None
-        while start - self.cost_to_go[node] < self.lookahead:
-            node = int(self.next_node[node])
+        node, travelled = int(entries[best]), distances[best]
+        while travelled < self.lookahead:
+            following = int(self.next_node[node])
+            if following == len(self.nodes):  # the goal itself lies within the lookahead on this path
+                return None
+            travelled += self.cost_to_go[node] - self.cost_to_go[following]
+            node = following
         return self.nodes[node].reshape(z.shape).to(z.device, z.dtype)
