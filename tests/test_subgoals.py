@@ -47,6 +47,14 @@ def test_links_never_join_latents_further_apart_than_the_radius():
     assert np.isinf(graph.cost_to_go[0])
 
 
+def test_the_goal_joins_every_node_within_the_radius_not_only_its_nearest():
+    first = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    second = torch.tensor([[2.6, 0.0], [3.6, 0.0]])  # too far from the first to be linked; no way into its start
+    graph = LatentGraph([first, second], link=0.5, lookahead=1.0)
+    graph.set_goal(torch.tensor([2.35, 0.0]))  # nearest: the second episode's start, unreachable from the first
+    assert graph.cost_to_go[0] == pytest.approx(2.35)  # two recorded steps, then 0.35 steps to the goal
+
+
 def test_subgoal_before_set_goal_and_bad_settings_raise():
     with pytest.raises(RuntimeError, match="set_goal"):
         LatentGraph([_u_corridor()]).subgoal(torch.zeros(2))
