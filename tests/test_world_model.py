@@ -395,3 +395,11 @@ def test_torchrun_two_processes_train_the_world_model_as_one_process(collected, 
     assert [ddp_losses[s] for s in sorted(ddp_losses)] == pytest.approx(
         [single_losses[s] for s in sorted(single_losses)], rel=1e-4
     )
+
+
+def test_the_frozen_preset_is_the_world_model_preset_on_the_pretraining_run():
+    from jepa.config import load_config
+
+    frozen, base = load_config(["experiment=wm_two_rooms_frozen"]), load_config(["experiment=wm_two_rooms"])
+    assert frozen.method.encoder == "runs/ijepa_two_rooms" and frozen.method.encoder_pool == 4
+    assert frozen.optim == base.optim and frozen.train == base.train and frozen.run_dir == "runs/wm_two_rooms_frozen"
