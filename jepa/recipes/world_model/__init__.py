@@ -78,6 +78,8 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
             cfg.method.encoder_init,
         )
         windows = EncodedWindows(windows, model)
+        if cfg.method.encoder_standardise:
+            windows.standardise(model.encoder, training_shards=len(windows.shards) - cfg.data.val_shards)
     train_set, val_set = split_by_shard(windows, cfg.data.val_shards)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data.root)
     return TrainingSetup(model, train_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio), facts)

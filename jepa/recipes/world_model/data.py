@@ -68,6 +68,12 @@ class EncodedWindows(Dataset):
         self.windows, self.index, self.shards = windows, windows.index, windows.shards
         self.latents = [encode_frames(model, shard["obs"]) for shard in windows.shards]
 
+    def standardise(self, encoder, training_shards: int) -> None:
+        """Fit ``encoder.standardise`` to the first ``training_shards`` shards' latents and apply it to all, as
+        the encoder now does to every frame it encodes."""
+        encoder.standardise(torch.cat(self.latents[:training_shards]))
+        self.latents = [(z - encoder.mean) / encoder.scale for z in self.latents]
+
     def __len__(self) -> int:
         return len(self.windows)
 

@@ -25,7 +25,8 @@ from jepa.train import checkpoint as ckpt
 
 
 class PooledEncoder(nn.Module):
-    """frames (B, C, H, W) -> the ViT's patch tokens average-pooled to a ``pool`` x ``pool`` grid (B, pool², D)."""
+    """frames (B, C, H, W) -> the ViT's patch tokens average-pooled to a ``pool`` x ``pool`` grid (B, pool², D),
+    each entry standardised by ``mean`` and ``scale`` (buffers; identity until :meth:`standardise`)."""
 
     def __init__(self, vit: VisionTransformer, pool: int):
         super().__init__()
@@ -35,11 +36,25 @@ class PooledEncoder(nn.Module):
             )
         self.vit, self.pool = vit, pool
         self.embed_dim, self.num_tokens = vit.embed_dim, pool * pool
+        self.register_buffer("mean", torch.zeros(self.num_tokens, self.embed_dim))
+        self.register_buffer("scale", torch.ones(self.num_tokens, self.embed_dim))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         tokens = self.vit(frames)
         grid = tokens.transpose(1, 2).unflatten(2, self.vit.grid)  # (B, D, h, w)
-        return F.adaptive_avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)
+        pooled = F.adaptive_avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)
+        return (pooled - self.mean) / self.scale
+
+    @torch.no_grad()
+    def standardise(self, latents: torch.Tensor) -> None:
+        """Scale every entry to unit spread over ``latents`` (N, pool², D), this encoder's unstandardised outputs.
+
+        Frames of one scene differ only where something moves: in a pretrained ViT's tokens of Two-Rooms a step
+        of the agent changes a tenth of the entries, by as little as the predictor's error, and the L1 a planner
+        scores with is flat. Per-entry standardisation weighs what varies, not the static background."""
+        self.mean.copy_(latents.mean(0))
+        spread = latents.std(0)
+        self.scale.copy_(spread.clamp_min(1e-6 * float(spread.max())))
 
 
 def build_pooled_encoder(settings: dict, pool: int) -> PooledEncoder:
