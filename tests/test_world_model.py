@@ -402,4 +402,4 @@ def test_the_frozen_preset_is_the_world_model_preset_on_the_pretraining_run():
 
     frozen, base = load_config(["experiment=wm_two_rooms_frozen"]), load_config(["experiment=wm_two_rooms"])
     assert frozen.method.encoder == "runs/ijepa_two_rooms" and frozen.method.encoder_pool == 4
-    assert frozen.optim == base.optim and frozen.train == base.train and frozen.run_dir == "runs/wm_two_rooms_frozen"
+    assert frozen.optim == base.optim and frozen.run_dir == "runs/wm_two_rooms_frozen"
