@@ -101,3 +101,10 @@ def test_mpc_with_subgoals_walks_round_a_wall_that_stalls_it_without_them():
 
     assert run(None) > 0.45  # pressed against the wall, which is 0.5 from the goal
     assert run(LatentGraph([detour], link=0.25, lookahead=1.0)) < 0.1
+
+
+def test_a_goal_equal_to_a_recorded_latent_is_reached_through_it():
+    corridor = _u_corridor()
+    graph = LatentGraph([corridor], link=0.0, lookahead=1.0)
+    graph.set_goal(corridor[5].clone())  # joins at node 5 by an edge of cost 0
+    assert graph.cost_to_go[0] == pytest.approx(5.0)
