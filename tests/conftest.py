@@ -127,3 +127,17 @@ def killed_and_resumed_losses(tmp_path):
         return resumed_from, _logged_losses(killed), _logged_losses(reference)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def train_world_model():
+    """``train(data, run_dir, *overrides) -> run_dir``: a tiny world-model training through the CLI."""
+    from world_model_runs import TINY_WORLD_MODEL
+
+    from jepa.cli import main
+
+    def train(data, run_dir, *overrides: str):
+        assert main(["train", *TINY_WORLD_MODEL, f"data.root={data}", f"run_dir={run_dir}", *overrides]) == 0
+        return run_dir
+
+    return train

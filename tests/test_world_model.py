@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from world_model_runs import TINY_PLAN, TINY_WORLD_MODEL
 
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder, block_causal_mask
@@ -137,63 +137,9 @@ def test_encoder_hidden_zero_makes_the_latent_affine_in_the_keypoints(hidden, af
 # --- the control job end to end, through the engine and the rollout runner --------------------------------
 
 
-TINY_WM = [
-    "experiment=wm_two_rooms",
-    "train.steps=3",
-    "train.log_every=1",
-    "train.checkpoint_every=2",
-    "train.progress=false",
-    "train.threads=1",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "optim.warmup_steps=1",
-    "method.frameskip=2",
-    "method.window=3",
-    "method.rollout_steps=2",
-    "method.latent_dim=8",
-    "method.predictor_dim=16",
-    "method.predictor_depth=1",
-    "method.predictor_heads=2",
-    "method.probe_frames=50",
-]
-
-
-def _train_world_model(data, run_dir, *overrides: str) -> Path:
-    from jepa.cli import main
-
-    assert main(["train", *TINY_WM, f"data.root={data}", f"run_dir={run_dir}", *overrides]) == 0
-    return run_dir
-
-
 @pytest.fixture(scope="module")
-def trained(collected, tmp_path_factory):
-    return _train_world_model(collected, tmp_path_factory.mktemp("wm") / "run")
-
-
-@pytest.fixture(scope="module")
-def pretrained(collected, tmp_path_factory):
-    """A tiny ``jepa train`` run of the Two-Rooms preset on the collected frames, probes included."""
-    from jepa.cli import main
-
-    run = tmp_path_factory.mktemp("ijepa") / "run"
-    tiny = ["model.embed_dim=32", "model.depth=1", "model.num_heads=2", "model.predictor_dim=32"]
-    tiny += ["model.predictor_depth=1", "model.predictor_heads=2", "data.batch_size=16", "data.num_train=64"]
-    tiny += ["data.num_val=32", "data.num_workers=0", "optim.warmup_steps=1", "train.steps=2", "train.threads=1"]
-    args = ["train", "experiment=ijepa_two_rooms", f"data.root={collected}", f"run_dir={run}", *tiny]
-    assert main([*args, "train.progress=false"]) == 0
-    return run
-
-
-@pytest.fixture(scope="module")
-def trained_frozen(collected, pretrained, tmp_path_factory):
-    """A world model over the pretrained encoder, trained from a copy of the pretraining run that is then
-    deleted: the checkpoint must rebuild without it."""
-    copy = tmp_path_factory.mktemp("ijepa") / "copy"
-    shutil.copytree(pretrained, copy)
-    run = tmp_path_factory.mktemp("wm") / "frozen"
-    _train_world_model(collected, run, f"method.encoder={copy}", "method.encoder_pool=2")
-    shutil.rmtree(copy)
-    return run
+def trained(collected, train_world_model, tmp_path_factory):
+    return train_world_model(collected, tmp_path_factory.mktemp("wm") / "run")
 
 
 def test_strided_windows_keep_every_action_between_the_frames(collected):
@@ -253,67 +199,10 @@ def test_a_held_action_is_repeated_for_each_env_step_of_a_model_step():
     assert model_actions(held, 3, hold=False) is held
 
 
-def test_pretraining_on_collected_frames_reports_the_state_r2_of_every_encoder(pretrained):
-    rows = json.loads((pretrained / "eval.json").read_text())["rows"]
-    assert [row["encoder"] for row in rows] == ["pretrained", "random_init", "raw_input"]
-    for row in rows:
-        assert "linear_acc" not in row and np.isfinite(row["state_0_r2"]) and np.isfinite(row["state_1_r2"])
-
-
-def test_a_frozen_pretrained_encoder_is_unchanged_by_training_and_rebuilt_from_the_checkpoint(
-    pretrained, trained_frozen
-):
-    from jepa.recipes import load_run
-    from jepa.recipes.world_model.data import EncodedWindows, window_dataset
-    from jepa.recipes.world_model.frozen import load_pretrained_encoder
-
-    cfg, model, _ = load_run(trained_frozen)
-    assert model.freeze_encoder and model.regularizer is None
-    vit, _ = load_pretrained_encoder(str(pretrained), 64)
-    for name, weight in vit.state_dict().items():
-        assert torch.equal(model.encoder.vit.state_dict()[name], weight), name
-    frames = torch.randn(2, 3, 64, 64)
-    assert model.encode(frames).shape == (2, 4, 32)  # 8 x 8 patch tokens pooled to 2 x 2
-    windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
-    encoded = EncodedWindows(windows, model)[7]  # what training saw: every frame encoded once, up front
-    assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-5)
-    assert torch.equal(encoded["actions"], windows[7]["actions"])
-    probe = json.loads((trained_frozen / "eval.json").read_text())["rows"]
-    assert {row["encoder"] for row in probe} == {"world_model", "random_init", "raw_input"}
-    assert all(np.isfinite(row["r2"]) for row in probe)
-
-
-def test_a_random_init_frozen_encoder_has_the_pretrained_architecture_and_not_its_weights(
-    collected, pretrained, tmp_path
-):
-    from jepa.recipes import load_run
-    from jepa.recipes.world_model.frozen import load_pretrained_encoder
-
-    run = tmp_path / "random"
-    _train_world_model(collected, run, f"method.encoder={pretrained}", "method.encoder_init=random")
-    _, model, _ = load_run(run)
-    vit, _ = load_pretrained_encoder(str(pretrained), 64)
-    ours, theirs = model.encoder.vit.state_dict(), vit.state_dict()
-    assert ours.keys() == theirs.keys() and all(ours[k].shape == theirs[k].shape for k in ours)
-    assert not torch.equal(ours["blocks.0.attn.qkv.weight"], theirs["blocks.0.attn.qkv.weight"])
-
-
-TINY_PLAN = ["episodes=1", "planner.samples=8", "planner.elites=2", "planner.iterations=1", "planner.horizon=2"]
-
-
-def test_rollout_plans_with_a_frozen_encoder(trained_frozen, tmp_path, monkeypatch):
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    from jepa.cli import main
-
-    args = ["rollout", f"run={trained_frozen}", f"out={tmp_path}", "max_steps=4", "gifs=0", "progress=false"]
-    assert main([*args, *TINY_PLAN]) == 0
-    assert json.loads((tmp_path / "rollout.json").read_text())["episodes"][0]["steps"] == 4
-
-
 def test_a_bad_encoder_run_fails_naming_the_key(collected, trained, tmp_path, capsys):
     from jepa.cli import main
 
-    common = ["train", *TINY_WM, f"data.root={collected}", f"run_dir={tmp_path / 'run'}"]
+    common = ["train", *TINY_WORLD_MODEL, f"data.root={collected}", f"run_dir={tmp_path / 'run'}"]
     for encoder, message in [(tmp_path / "missing", "is not a jepa train run"), (trained, "method=world_model")]:
         assert main([*common, f"method.encoder={encoder}"]) == 2
         err = capsys.readouterr().err
@@ -374,7 +263,7 @@ def _cli(*args: str) -> list[str]:
 
 @pytest.mark.slow
 def test_world_model_resumes_after_sigkill_with_the_uninterrupted_losses(collected, killed_and_resumed_losses):
-    common = [*TINY_WM, f"data.root={collected}", "train.steps=60", "train.checkpoint_every=5"]
+    common = [*TINY_WORLD_MODEL, f"data.root={collected}", "train.steps=60", "train.checkpoint_every=5"]
     common += ["eval.enabled=false", "data.num_workers=1"]
     resumed_from, got, expected = killed_and_resumed_losses(common, steps=60, kill_after=10)
     assert sorted(got) == list(range(1, 61))  # no gap, no duplicate records
@@ -384,7 +273,7 @@ def test_world_model_resumes_after_sigkill_with_the_uninterrupted_losses(collect
 
 @pytest.mark.slow
 def test_torchrun_two_processes_train_the_world_model_as_one_process(collected, tmp_path):
-    common = ["train", *TINY_WM, f"data.root={collected}", "train.steps=4", "eval.enabled=false"]
+    common = ["train", *TINY_WORLD_MODEL, f"data.root={collected}", "train.steps=4", "eval.enabled=false"]
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     subprocess.run(_cli(*common, f"run_dir={single}"), check=True, timeout=300, capture_output=True)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "jepa.cli"]
@@ -395,11 +284,3 @@ def test_torchrun_two_processes_train_the_world_model_as_one_process(collected, 
     assert [ddp_losses[s] for s in sorted(ddp_losses)] == pytest.approx(
         [single_losses[s] for s in sorted(single_losses)], rel=1e-4
     )
-
-
-def test_the_frozen_preset_is_the_world_model_preset_on_the_pretraining_run():
-    from jepa.config import load_config
-
-    frozen, base = load_config(["experiment=wm_two_rooms_frozen"]), load_config(["experiment=wm_two_rooms"])
-    assert frozen.method.encoder == "runs/ijepa_two_rooms" and frozen.method.encoder_pool == 4
-    assert frozen.optim == base.optim and frozen.run_dir == "runs/wm_two_rooms_frozen"
