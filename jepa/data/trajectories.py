@@ -164,10 +164,15 @@ def read_collection(root: Path) -> tuple[dict[str, Any], list[dict[str, np.ndarr
     return meta, shards, bad
 
 
+def episode_first_rows(lengths: np.ndarray) -> np.ndarray:
+    """The row of each episode's first observation in a shard whose episodes have ``lengths`` steps."""
+    return np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+
+
 def _window_starts(lengths: np.ndarray, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """First observation row and first action row of every window of ``num_steps`` observations that
     fits inside one episode."""
-    obs_first = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+    obs_first = episode_first_rows(lengths)
     step_first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     per_episode = np.maximum(lengths + 2 - num_steps, 0)
     offset = np.arange(per_episode.sum()) - np.repeat(np.cumsum(per_episode) - per_episode, per_episode)

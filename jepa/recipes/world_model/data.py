@@ -14,7 +14,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from jepa.data.trajectories import TrajectoryDataset, obs_to_tensor, read_collection, shard_split
+from jepa.data.trajectories import (
+    TrajectoryDataset,
+    episode_first_rows,
+    obs_to_tensor,
+    read_collection,
+    shard_split,
+)
 from jepa.methods import WorldModel
 from jepa.train.engine import to_device
 
@@ -48,7 +54,7 @@ def episode_latents(model: WorldModel, root: str, frameskip: int) -> list[torch.
     _, shards, _ = read_collection(Path(root).expanduser())
     sequences: list[torch.Tensor] = []
     for shard in shards:
-        firsts = np.cumsum(shard["episode_lengths"] + 1) - shard["episode_lengths"] - 1
+        firsts = episode_first_rows(shard["episode_lengths"])
         rows = [
             np.arange(first, first + length + 1, frameskip) for first, length in zip(firsts, shard["episode_lengths"])
         ]
