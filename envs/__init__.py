@@ -8,17 +8,20 @@ Registration is the one side effect of this import, by design: it is what ``impo
 adds ids that are not registered yet, so re-imports and reloads are harmless.
 """
 
+from collections.abc import Callable
+
 import gymnasium
 import numpy as np
 
 
-def _pixel(base_id: str, max_episode_steps: int, **kwargs) -> dict:
-    """The spec of ``base_id`` seen through its rendered frames; the time limit is the base env's own."""
-    return {
-        "entry_point": "envs.wrappers:make_pixel_env",
-        "max_episode_steps": max_episode_steps,
-        "kwargs": {"base_id": base_id, **kwargs},
-    }
+def _pixel(base_id: str, max_episode_steps: int, task: str = "", **kwargs) -> dict:
+    """The spec of ``base_id`` seen through its rendered frames, as the goal-image ``task`` of
+    ``envs.mujoco_goals`` if one is named; the time limit is the base env's own."""
+    entry_point = "envs.wrappers:make_pixel_env"
+    if task:
+        entry_point, kwargs = "envs.mujoco_goals:make_goal_pixel_env", {"task": task, **kwargs}
+    kwargs = {"base_id": base_id, **kwargs}
+    return {"entry_point": entry_point, "max_episode_steps": max_episode_steps, "kwargs": kwargs}
 
 
 _SPECS: dict[str, dict] = {
@@ -29,8 +32,10 @@ ENV_IDS = tuple(_SPECS)
 
 # ``requires``: the module that provides (and registers) the base env; ``extra``: what installs it.
 _OPTIONAL_SPECS: dict[str, dict] = {
-    "jepa/PixelReacher-v0": _pixel("Reacher-v5", 50, requires="mujoco", extra="mujoco"),
-    "jepa/PixelPointMaze-v0": _pixel("PointMaze_UMaze-v3", 300, requires="gymnasium_robotics", extra="mujoco"),
+    "jepa/PixelReacher-v0": _pixel("Reacher-v5", 50, "reacher", requires="mujoco", extra="mujoco"),
+    "jepa/PixelPointMaze-v0": _pixel(
+        "PointMaze_UMaze-v3", 300, "point_maze", requires="gymnasium_robotics", extra="mujoco", continuing_task=False
+    ),
     "jepa/PixelPushT-v0": _pixel("gym_pusht/PushT-v0", 300, requires="gym_pusht", extra="pusht", obs_type="state"),
 }
 OPTIONAL_ENV_IDS = tuple(_OPTIONAL_SPECS)
@@ -43,6 +48,15 @@ def true_state(info: dict) -> np.ndarray:
         if key in info:
             return np.asarray(info[key], dtype=np.float32)
     raise KeyError(f"the env's info has neither 'state' nor 'pos' to read the true state from: {sorted(info)}")
+
+
+def goal_observer(env: gymnasium.Env) -> Callable[[], np.ndarray] | None:
+    """The ``goal_observation`` method of ``env`` (the goal as an image (H, W, 3) uint8), found on any of its
+    wrappers or on the env itself; None for envs without a goal."""
+    try:
+        return env.get_wrapper_attr("goal_observation")
+    except AttributeError:
+        return None
 
 
 def register_envs() -> None:

@@ -82,10 +82,67 @@ class PendulumExpert:
         return np.array([np.clip(torque, -self.MAX_TORQUE, self.MAX_TORQUE)], dtype=np.float32)
 
 
-Expert = TwoRoomsExpert | PendulumExpert
+def _pd(error: np.ndarray, velocity: np.ndarray, kp: float, kd: float) -> np.ndarray:
+    """A PD law clipped to the [-1, 1] actions of the MuJoCo tasks (float32)."""
+    return np.clip(kp * error - kd * velocity, -1.0, 1.0).astype(np.float32)
+
+
+class PointMazeExpert:
+    """Push the ball along the shortest path of free maze cells to the goal's cell, one cell centre at a time,
+    then onto the goal, with a PD law on ``info["state"]`` = (x, y, ẋ, ẏ)."""
+
+    def __init__(self, env: gym.Env, kp: float = 2.0, kd: float = 0.5):
+        self.maze, self.kp, self.kd = env.unwrapped.maze, kp, kd
+
+    def reset(self, seed: int) -> None:
+        """Nothing to forget: the expert acts on the current state alone."""
+
+    def _next_cell(self, start: tuple[int, int], goal: tuple[int, int]) -> tuple[int, int]:
+        """The cell after ``start`` on a shortest 4-connected path of free cells to ``goal`` (breadth first)."""
+        grid = self.maze.maze_map
+        came_from = {goal: goal}
+        frontier = [goal]
+        while frontier and start not in came_from:
+            row, col = frontier.pop(0)
+            for cell in ((row + 1, col), (row - 1, col), (row, col + 1), (row, col - 1)):
+                if cell not in came_from and grid[cell[0]][cell[1]] != 1:
+                    came_from[cell] = (row, col)
+                    frontier.append(cell)
+        return came_from.get(start, goal)
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One force (2,) in [-1, 1]."""
+        state = np.asarray(info["state"], dtype=np.float64)
+        position, goal = state[:2], np.asarray(info["goal"], dtype=np.float64)
+        here, there = (tuple(int(v) for v in self.maze.cell_xy_to_rowcol(p)) for p in (position, goal))
+        target = goal if here == there else self.maze.cell_rowcol_to_xy(np.array(self._next_cell(here, there)))
+        return _pd(target - position, state[2:4], self.kp, self.kd)
+
+
+class ReacherExpert:
+    """Drive the two joints to the goal pose ``info["goal"]`` with a PD law on the wrapped angle errors, from
+    ``info["state"]`` = (cos q, sin q, q̇)."""
+
+    def __init__(self, kp: float = 4.0, kd: float = 0.3):
+        self.kp, self.kd = kp, kd
+
+    def reset(self, seed: int) -> None:
+        """Nothing to forget: the expert acts on the current state alone."""
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """Two joint torques (2,) in [-1, 1]."""
+        state = np.asarray(info["state"], dtype=np.float64)
+        angles = np.arctan2(state[2:4], state[:2])
+        error = np.angle(np.exp(1j * (np.asarray(info["goal"]) - angles)))  # wrapped into (-pi, pi]
+        return _pd(error, state[4:6], self.kp, self.kd)
+
+
+Expert = TwoRoomsExpert | PendulumExpert | PointMazeExpert | ReacherExpert
 EXPERTS: dict[str, Callable[[gym.Env], Expert]] = {
     "jepa/TwoRooms-v0": TwoRoomsExpert,
     "jepa/PixelPendulum-v0": lambda env: PendulumExpert(),
+    "jepa/PixelPointMaze-v0": PointMazeExpert,
+    "jepa/PixelReacher-v0": lambda env: ReacherExpert(),
 }
 
 

@@ -29,7 +29,8 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.observation_space = spaces.Box(0, 255, shape=(image_size, image_size, 3), dtype=np.uint8)
         self.metadata = {**env.metadata, "render_modes": ["rgb_array"]}
 
-    def _frame(self) -> np.ndarray:
+    def frame(self) -> np.ndarray:
+        """The env's current rendering as an observation (H, W, 3) uint8."""
         frame = Image.fromarray(np.ascontiguousarray(self.env.render()))
         return np.asarray(frame.resize((self.image_size, self.image_size), Image.Resampling.BOX), dtype=np.uint8)
 
@@ -38,11 +39,11 @@ class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         state, info = self.env.reset(seed=seed, options=options)
-        return self._frame(), {**info, "state": self._state(state)}
+        return self.frame(), {**info, "state": self._state(state)}
 
     def step(self, action):
         state, reward, terminated, truncated, info = self.env.step(action)
-        return self._frame(), reward, terminated, truncated, {**info, "state": self._state(state)}
+        return self.frame(), reward, terminated, truncated, {**info, "state": self._state(state)}
 
 
 class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -78,20 +79,19 @@ def _import_provider(module: str, extra: str) -> None:
         raise ImportError(f"this env needs the '{extra}' extra: pip install 'jepa[{extra}]' ({err})") from err
 
 
-def make_pixel_env(
-    base_id: str,
-    render_mode: str | None = "rgb_array",
-    image_size: int = 64,
-    requires: str = "",
-    extra: str = "",
-    **kwargs,
+def make_base_env(
+    base_id: str, render_mode: str | None = "rgb_array", requires: str = "", extra: str = "", **kwargs
 ) -> gym.Env:
-    """``base_id`` (e.g. ``Pendulum-v1``) observed through ``PixelObservation``. ``requires`` names the module
-    that provides (and registers) a third-party base env, ``extra`` the install extra that brings it. The time
-    limit is left to whoever registers or makes the pixel env, so it is applied once, outside."""
+    """``base_id`` made to render ``rgb_array`` frames, without a time limit (whoever registers or makes the pixel
+    env applies it once, outside). ``requires`` names the module that provides (and registers) a third-party base
+    env, ``extra`` the install extra that brings it."""
     if render_mode != "rgb_array":
         raise ValueError(f"pixel envs render only 'rgb_array', got render_mode={render_mode!r}")
     if requires:
         _import_provider(requires, extra)
-    env = gym.make(base_id, render_mode="rgb_array", max_episode_steps=-1, disable_env_checker=True, **kwargs)
-    return PixelObservation(env, image_size=image_size)
+    return gym.make(base_id, render_mode="rgb_array", max_episode_steps=-1, disable_env_checker=True, **kwargs)
+
+
+def make_pixel_env(base_id: str, render_mode: str | None = "rgb_array", image_size: int = 64, **kwargs) -> gym.Env:
+    """``base_id`` (e.g. ``Pendulum-v1``) observed through ``PixelObservation`` (see ``make_base_env``)."""
+    return PixelObservation(make_base_env(base_id, render_mode, **kwargs), image_size=image_size)

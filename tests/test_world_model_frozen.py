@@ -96,3 +96,40 @@ def test_the_frozen_preset_is_the_world_model_preset_on_the_pretraining_run():
     frozen, base = load_config(["experiment=wm_two_rooms_frozen"]), load_config(["experiment=wm_two_rooms"])
     assert frozen.method.encoder == "runs/ijepa_two_rooms" and frozen.method.encoder_pool == 4
     assert frozen.optim == base.optim and frozen.run_dir == "runs/wm_two_rooms_frozen"
+
+
+def test_principal_components_read_out_whitens_the_directions_the_frames_vary_along():
+    from jepa.models import VisionTransformer
+    from jepa.recipes.world_model.frozen import PooledEncoder
+
+    vit = VisionTransformer((16, 16), (8, 8), embed_dim=8, depth=1, num_heads=2)
+    encoder = PooledEncoder(vit, pool=2, components=3)
+    generator = torch.Generator().manual_seed(0)
+    directions = torch.linalg.qr(torch.randn(32, 3, generator=generator))[0]  # 3 orthonormal directions in 4 x 8
+    amounts = torch.randn(2000, 3, generator=generator) * torch.tensor([5.0, 3.0, 2.0])
+    pooled = (7.0 + amounts @ directions.T + 1e-3 * torch.randn(2000, 32, generator=generator)).view(2000, 4, 8)
+    encoder.fit(pooled, standardise=False)
+    z = encoder.read_out(pooled)
+    assert z.shape == (2000, 1, 3)
+    torch.testing.assert_close(torch.cov(z[:, 0].T), torch.eye(3), atol=1e-3, rtol=0)  # whitened
+    centred = amounts - amounts.mean(0)
+    recovered = torch.linalg.lstsq(z[:, 0], centred).solution  # the same 3-D subspace, up to a rotation
+    torch.testing.assert_close(z[:, 0] @ recovered, centred, atol=0.02, rtol=0)
+
+
+def test_a_frozen_encoder_with_principal_components_trains_plans_and_rebuilds(
+    collected, pretrained, train_world_model, tmp_path
+):
+    from jepa.cli import main
+    from jepa.recipes import load_run
+    from jepa.recipes.world_model.data import EncodedWindows, window_dataset
+
+    run = tmp_path / "components"
+    train_world_model(collected, run, f"method.encoder={pretrained}", "method.encoder_components=6")
+    cfg, model, _ = load_run(run)
+    assert model.encode(torch.randn(2, 3, 64, 64)).shape == (2, 1, 6) and model.encoder.projection.abs().sum() > 0
+    windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
+    encoded = EncodedWindows(windows, model)[7]
+    assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-4)
+    args = ["rollout", f"run={run}", f"out={tmp_path / 'plan'}", "max_steps=4", "gifs=0", "progress=false"]
+    assert main([*args, *TINY_PLAN]) == 0

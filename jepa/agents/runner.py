@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-import envs  # noqa: F401  (registers the jepa/ env ids)
+from envs import goal_observer  # importing envs registers the jepa/ env ids
 from evals import format_table, write_eval
 from evals.intervals import mean_interval, wilson_interval
 from jepa.agents.protocol import Agent, RecordsEpisodes
@@ -42,7 +42,7 @@ def _summary(episodes: list[dict]) -> dict[str, Any]:
 
 def _episode(env: gym.Env, agent: Agent, seed: int, render: bool) -> tuple[dict[str, Any], list[np.ndarray]]:
     """One seeded episode -> (its record, the rendered frames if ``render``)."""
-    goal_observation = getattr(env.unwrapped, "goal_observation", None)
+    goal_observation = goal_observer(env)
 
     def with_goal(info: dict[str, Any]) -> dict[str, Any]:
         return info if goal_observation is None else {**info, "goal_observation": goal_observation()}

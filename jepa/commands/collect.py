@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from omegaconf import DictConfig
 
-from envs import true_state  # importing envs registers the environments
+from envs import goal_observer, true_state  # importing envs registers the environments
 from envs.minari_export import export_minari
 from envs.policies import Policy, make_policy
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
@@ -30,7 +30,7 @@ def _state(infos: dict[str, Any], i: int) -> np.ndarray:
 
 def _goal(env: gym.Env) -> np.ndarray | None:
     """The goal image of the episode ``env`` has just started, for goal-conditioned envs; else None."""
-    goal_observation = getattr(env.unwrapped, "goal_observation", None)
+    goal_observation = goal_observer(env)
     return None if goal_observation is None else goal_observation()
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-import envs  # noqa: F401  (registers the environments)
+from envs import goal_observer  # importing envs registers the environments
 from envs.experts import RandomAgent, make_expert
 from jepa.agents import MPCAgent, run_episodes
 from jepa.common.errors import ConfigError
@@ -64,7 +64,7 @@ def _check_plannable(cfg: DictConfig, env_id: str, dims: dict) -> gym.spaces.Box
     """The env's action space, once it is known that the world model of ``run`` can plan in it."""
     env = gym.make(env_id)
     space, shape = env.action_space, env.observation_space.shape
-    has_goal = hasattr(env.unwrapped, "goal_observation")
+    has_goal = goal_observer(env) is not None
     env.close()
     if not has_goal:
         raise ConfigError(f"env.id={env_id} gives no goal image (goal_observation), which agent=mpc plans towards")

@@ -138,6 +138,8 @@ def _world_model(cfg: DictConfig) -> None:
     check_choice("method.encoder_init", m.encoder_init, ("pretrained", "random"))
     if m.encoder_hidden < 0:
         raise ConfigError(f"method.encoder_hidden={m.encoder_hidden} must be >= 0 (0 = affine)")
+    if m.encoder_components < 0:
+        raise ConfigError(f"method.encoder_components={m.encoder_components} must be >= 0 (0 = keep the tokens)")
     if m.window < 2:
         raise ConfigError(f"method.window={m.window} must be >= 2 (one step to predict)")
     if not 0 <= m.rollout_steps < m.window:

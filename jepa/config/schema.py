@@ -154,6 +154,7 @@ class WorldModelConfig:
     encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
     encoder_init: str = "pretrained"  # frozen encoder: pretrained | random (its architecture, random weights)
     encoder_standardise: bool = True  # frozen encoder: each latent entry to unit spread over the training frames
+    encoder_components: int = 0  # frozen encoder: > 0 projects the pooled grid on this many principal components
     latent_dim: int = 16  # ConvEncoder; 2 makes it a position detector for one agent (docs/control.md)
     encoder_hidden: int = 128  # ConvEncoder: MLP width from its features to the latent; 0 = an affine map
     predictor_dim: int = 128

@@ -40,7 +40,7 @@ def build_world_model(cfg: DictConfig, facts: dict) -> WorldModel:
     if encoder is None:
         frames = ConvEncoder(input_size=dims["image_size"], latent_dim=m.latent_dim, hidden_dim=m.encoder_hidden)
     else:
-        frames = build_pooled_encoder(encoder, m.encoder_pool)
+        frames = build_pooled_encoder(encoder, m.encoder_pool, m.encoder_components)
     predictor = ActionConditionedPredictor(
         frames.embed_dim,
         dims["action_dim"] * m.frameskip,
@@ -77,9 +77,9 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
             cfg.method.encoder,
             cfg.method.encoder_init,
         )
-        windows = EncodedWindows(windows, model)
-        if cfg.method.encoder_standardise:
-            windows.standardise(model.encoder, training_shards=len(windows.shards) - cfg.data.val_shards)
+        fitted = cfg.method.encoder_standardise or cfg.method.encoder_components
+        fit_shards = len(windows.shards) - cfg.data.val_shards if fitted else 0
+        windows = EncodedWindows(windows, model, fit_shards, cfg.method.encoder_standardise)
     train_set, val_set = split_by_shard(windows, cfg.data.val_shards)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data.root)
     return TrainingSetup(model, train_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio), facts)

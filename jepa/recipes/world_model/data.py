@@ -8,6 +8,7 @@ concatenation of the ``frameskip`` actions between them, so any collected data s
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,14 @@ def data_dims(windows: TrajectoryDataset) -> dict[str, int]:
 
 
 @torch.no_grad()
-def encode_frames(model: WorldModel, frames: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """uint8 frames (N, H, W, 3) -> latents (N, tokens, D), on the CPU; encoded on the model's device."""
-    device = next(model.parameters()).device
+def encode_frames(
+    model: WorldModel, frames: np.ndarray, batch_size: int = 256, encode: Callable | None = None
+) -> torch.Tensor:
+    """uint8 frames (N, H, W, 3) -> latents (N, tokens, D), on the CPU; encoded on the model's device by
+    ``encode`` (default ``model.encode``)."""
+    device, encode = next(model.parameters()).device, encode or model.encode
     chunks = np.array_split(frames, max(1, len(frames) // batch_size))
-    return torch.cat([model.encode(obs_to_tensor(chunk).to(device)).cpu() for chunk in chunks])
+    return torch.cat([encode(obs_to_tensor(chunk).to(device)).cpu() for chunk in chunks])
 
 
 def episode_latents(model: WorldModel, root: str, frameskip: int) -> list[torch.Tensor]:
@@ -67,18 +71,19 @@ class EncodedWindows(Dataset):
     """The windows of ``windows`` with their frames replaced by a frozen encoder's latents ``z`` (T, N, D).
 
     A frozen encoder maps a frame to the same latent in every epoch, and encoding 64 windows of 9 frames with a
-    ViT costs seconds per step, so every frame is encoded once here (36k Two-Rooms frames at 4 x 192 floats:
-    110 MB)."""
+    ViT costs seconds per step, so every frame is encoded once here (36k Two-Rooms frames at 16 x 192 floats:
+    440 MB). With ``fit_shards``, the encoder's read-out (:meth:`PooledEncoder.fit`) is first fitted to the
+    pooled tokens of those first shards (the training ones), ``standardise`` as the config says."""
 
-    def __init__(self, windows: TrajectoryDataset, model: WorldModel):
+    def __init__(self, windows: TrajectoryDataset, model: WorldModel, fit_shards: int = 0, standardise: bool = True):
         self.windows, self.index, self.shards = windows, windows.index, windows.shards
-        self.latents = [encode_frames(model, shard["obs"]) for shard in windows.shards]
-
-    def standardise(self, encoder, training_shards: int) -> None:
-        """Fit ``encoder.standardise`` to the first ``training_shards`` shards' latents and apply it to all, as
-        the encoder now does to every frame it encodes."""
-        encoder.standardise(torch.cat(self.latents[:training_shards]))
-        self.latents = [(z - encoder.mean) / encoder.scale for z in self.latents]
+        encoder = model.encoder
+        if fit_shards:
+            pooled = [encode_frames(model, shard["obs"], encode=encoder.pooled) for shard in windows.shards]
+            encoder.fit(torch.cat(pooled[:fit_shards]), standardise)
+            self.latents = [encoder.read_out(z) for z in pooled]
+        else:
+            self.latents = [encode_frames(model, shard["obs"]) for shard in windows.shards]
 
     def __len__(self) -> int:
         return len(self.windows)

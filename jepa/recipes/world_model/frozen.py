@@ -25,41 +25,66 @@ from jepa.train import checkpoint as ckpt
 
 
 class PooledEncoder(nn.Module):
-    """frames (B, C, H, W) -> the ViT's patch tokens average-pooled to a ``pool`` x ``pool`` grid (B, pool², D),
-    each entry standardised by ``mean`` and ``scale`` (buffers; identity until :meth:`standardise`)."""
+    """frames (B, C, H, W) -> the ViT's patch tokens average-pooled to a ``pool`` x ``pool`` grid, then read out by
+    a map fitted to the training frames (:meth:`fit`): each entry standardised (B, pool², D), or with
+    ``components`` > 0 the whole grid projected onto its leading principal components, whitened (B, 1, components).
+    The map's statistics are buffers (identity, or zeros for the projection, until fitted)."""
 
-    def __init__(self, vit: VisionTransformer, pool: int):
+    def __init__(self, vit: VisionTransformer, pool: int, components: int = 0):
         super().__init__()
         if not 0 < pool <= min(vit.grid):
             raise ConfigError(
                 f"method.encoder_pool must be in [1, {min(vit.grid)}] for a {vit.grid} token grid, got {pool}"
             )
-        self.vit, self.pool = vit, pool
-        self.embed_dim, self.num_tokens = vit.embed_dim, pool * pool
-        self.register_buffer("mean", torch.zeros(self.num_tokens, self.embed_dim))
-        self.register_buffer("scale", torch.ones(self.num_tokens, self.embed_dim))
+        width = pool * pool * vit.embed_dim
+        if not 0 <= components <= width:
+            raise ConfigError(f"method.encoder_components must be in [0, {width}] for {pool}² pooled tokens")
+        self.vit, self.pool, self.components = vit, pool, components
+        self.num_tokens, self.embed_dim = (1, components) if components else (pool * pool, vit.embed_dim)
+        self.register_buffer("mean", torch.zeros(pool * pool, vit.embed_dim))
+        self.register_buffer("scale", torch.ones(pool * pool, vit.embed_dim))
+        if components:
+            self.register_buffer("projection", torch.zeros(width, components))
+
+    def pooled(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames (B, C, H, W) -> the pooled patch tokens (B, pool², D) before the read-out."""
+        grid = self.vit(frames).transpose(1, 2).unflatten(2, self.vit.grid)  # (B, D, h, w)
+        return F.adaptive_avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)
+
+    def read_out(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled tokens (B, pool², D) -> latents (B, num_tokens, embed_dim)."""
+        z = (pooled - self.mean) / self.scale
+        return z.flatten(1).matmul(self.projection).unsqueeze(1) if self.components else z
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        tokens = self.vit(frames)
-        grid = tokens.transpose(1, 2).unflatten(2, self.vit.grid)  # (B, D, h, w)
-        pooled = F.adaptive_avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)
-        return (pooled - self.mean) / self.scale
+        return self.read_out(self.pooled(frames))
 
     @torch.no_grad()
-    def standardise(self, latents: torch.Tensor) -> None:
-        """Scale every entry to unit spread over ``latents`` (N, pool², D), this encoder's unstandardised outputs.
+    def fit(self, pooled: torch.Tensor, standardise: bool, max_frames: int = 20000) -> None:
+        """Fit the read-out to ``pooled`` (N, pool², D), the training frames' pooled tokens.
 
         Frames of one scene differ only where something moves: in a pretrained ViT's tokens of Two-Rooms a step
         of the agent changes a tenth of the entries, by as little as the predictor's error, and the L1 a planner
-        scores with is flat. Per-entry standardisation weighs what varies, not the static background."""
-        self.mean.copy_(latents.mean(0))
-        spread = latents.std(0)
-        self.scale.copy_(spread.clamp_min(1e-6 * float(spread.max())))
+        scores with is flat. ``standardise`` weighs every entry by its spread over the frames instead of its
+        size; principal components keep the few directions the frames vary along (where the agent is), each at
+        unit variance, and drop the rest. Centred on the mean either way; at most ``max_frames`` frames (evenly
+        spaced) fit the components."""
+        self.mean.copy_(pooled.mean(0))
+        if standardise:
+            spread = pooled.std(0)
+            self.scale.copy_(spread.clamp_min(1e-6 * float(spread.max())))
+        if self.components:
+            rows = torch.linspace(0, len(pooled) - 1, min(len(pooled), max_frames)).long()
+            centred = ((pooled[rows] - self.mean) / self.scale).flatten(1).double()
+            _, singular, directions = torch.linalg.svd(centred, full_matrices=False)
+            spread = singular[: self.components] / (len(rows) - 1) ** 0.5
+            whitened = directions[: self.components].T / spread.clamp_min(1e-6 * float(spread[0]))
+            self.projection.copy_(whitened.float())
 
 
-def build_pooled_encoder(settings: dict, pool: int) -> PooledEncoder:
+def build_pooled_encoder(settings: dict, pool: int, components: int = 0) -> PooledEncoder:
     """A (random-init) pooled ViT from the settings :func:`load_pretrained_encoder` returns."""
-    return PooledEncoder(build_encoder(ModelConfig(**settings["model"]), settings["image_size"]), pool)
+    return PooledEncoder(build_encoder(ModelConfig(**settings["model"]), settings["image_size"]), pool, components)
 
 
 def load_pretrained_encoder(run_dir: str, image_size: int) -> tuple[VisionTransformer, dict]:
