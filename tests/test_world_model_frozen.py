@@ -133,3 +133,21 @@ def test_a_frozen_encoder_with_principal_components_trains_plans_and_rebuilds(
     assert torch.allclose(encoded["z"], model.encode(windows[7]["obs"]), atol=1e-4)
     args = ["rollout", f"run={run}", f"out={tmp_path / 'plan'}", "max_steps=4", "gifs=0", "progress=false"]
     assert main([*args, *TINY_PLAN]) == 0
+
+
+def test_the_random_init_baseline_of_a_frozen_run_gets_its_read_out_fitted_too(collected, pretrained, tmp_path):
+    from jepa.config import load_config
+    from jepa.recipes.world_model import _fit_read_out, build_world_model
+    from jepa.recipes.world_model.data import data_dims, window_dataset
+    from jepa.recipes.world_model.frozen import load_pretrained_encoder
+
+    overrides = [f"data.root={collected}", "method.probe_frames=40", "method.frameskip=2", "method.window=3"]
+    overrides.append("method.rollout_steps=2")
+    cfg = load_config(["experiment=wm_two_rooms_frozen", *overrides])
+    windows = window_dataset(str(collected), cfg.method.window, cfg.method.frameskip)
+    _, settings = load_pretrained_encoder(str(pretrained), 64)
+    model = build_world_model(cfg, {"dims": data_dims(windows), "encoder": settings})
+    assert model.encoder.projection.abs().sum() == 0
+    _fit_read_out(cfg, model, windows)
+    z = model.encode(torch.randn(3, 3, 64, 64))
+    assert z.shape == (3, 1, 16) and model.encoder.projection.abs().sum() > 0 and z.std() > 0

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from evals import format_table, write_eval
 from jepa.common.runtime import select_device
+from jepa.data.trajectories import sample_frames, shard_split
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder
 from jepa.recipes.parts import build_regularizer
@@ -19,6 +20,7 @@ from jepa.recipes.world_model.data import (
     EncodedWindows,
     ModelSteps,
     data_dims,
+    encode_frames,
     split_by_shard,
     validation_losses,
     window_dataset,
@@ -85,6 +87,17 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
     return TrainingSetup(model, train_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio), facts)
 
 
+def _fit_read_out(cfg: DictConfig, model: WorldModel, windows) -> None:
+    """Fit a random-init frozen encoder's read-out (standardisation, principal components) as training fitted the
+    trained one's, on ``method.probe_frames`` training frames: unfitted, it would compare an unread ViT."""
+    m = cfg.method
+    if not (m.encoder_standardise or m.encoder_components):
+        return
+    train_shards, _ = shard_split(len(windows.shards), cfg.data.val_shards)
+    frames, _ = sample_frames(windows, train_shards, m.probe_frames, cfg.train.seed)
+    model.encoder.fit(encode_frames(model, frames, encode=model.encoder.pooled), m.encoder_standardise)
+
+
 def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     """Held-out teacher-forcing and rollout losses and the position probe (against a random-init model of the same
     architecture and raw pixels); writes ``eval.json`` and ``summary.png`` and prints them."""
@@ -95,6 +108,8 @@ def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     results = dict(validation_losses(model, val_set, ModelSteps(cfg.method.frameskip, cfg.method.proprio)))
     torch.manual_seed(cfg.train.seed + 1)
     random_init = build_world_model(cfg, facts).eval().to(device)
+    if facts["encoder"] is not None:
+        _fit_read_out(cfg, random_init, windows)
     results["rows"] = position_probe(
         {"world_model": model, "random_init": random_init},
         windows,
