@@ -14,6 +14,8 @@ the last step. MuJoCo is imported by the base envs only, so this module loads wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -71,13 +73,20 @@ class GoalImage(PixelObservation):
         data.qpos[:2], data.qvel[:2] = qpos, qvel
         mujoco.mj_forward(self.sim.model, data)
 
+    @contextmanager
+    def _at_rest(self, qpos: np.ndarray) -> Iterator[None]:
+        """Within the block the agent stands at rest at ``qpos`` (2,); afterwards the simulation is as it was."""
+        saved = self.sim.data.qpos[:2].copy(), self.sim.data.qvel[:2].copy()
+        self._place(qpos, np.zeros(2))
+        try:
+            yield
+        finally:
+            self._place(*saved)
+
     def goal_observation(self) -> np.ndarray:
         """The frame with the agent at rest at the goal (H, W, 3) uint8; the simulation is left as it was."""
-        qpos, qvel = self.sim.data.qpos[:2].copy(), self.sim.data.qvel[:2].copy()
-        self._place(self.goal, np.zeros(2))
-        frame = self.frame()
-        self._place(qpos, qvel)
-        return frame
+        with self._at_rest(self.goal):
+            return self.frame()
 
     def _goal_info(self, info: dict[str, Any]) -> dict[str, Any]:
         distance = float(np.linalg.norm(self._point() - self.goal_point))
@@ -86,10 +95,8 @@ class GoalImage(PixelObservation):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         frame, info = super().reset(seed=seed, options=options)
         self.goal = self._new_goal()
-        qpos, qvel = self.sim.data.qpos[:2].copy(), self.sim.data.qvel[:2].copy()
-        self._place(self.goal, np.zeros(2))
-        self.goal_point = self._point().copy()
-        self._place(qpos, qvel)
+        with self._at_rest(self.goal):
+            self.goal_point = self._point().copy()
         return frame, self._goal_info(info)
 
     def step(self, action):
@@ -145,12 +152,9 @@ class ReacherGoal(GoalImage):
         rng, start = self.sim.np_random, self._point().copy()
         while True:
             goal = np.array([rng.uniform(-np.pi, np.pi), rng.uniform(-2.5, 2.5)])
-            qpos = self.sim.data.qpos[:2].copy()
-            self._place(goal, self.sim.data.qvel[:2].copy())
-            far = np.linalg.norm(self._point() - start) >= 2 * self.success_radius
-            tip = self._point().copy()
-            self._place(qpos, self.sim.data.qvel[:2].copy())
-            if far:
+            with self._at_rest(goal):
+                tip = self._point().copy()
+            if np.linalg.norm(tip - start) >= 2 * self.success_radius:
                 self.sim.data.qpos[2:4] = tip  # the (hidden) target joints
                 return goal
 

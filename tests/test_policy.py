@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_runs import TINY_ENGINE
 
 pytest.importorskip("gymnasium", reason="control tests need the 'control' extra (gymnasium)")
 
@@ -20,14 +21,7 @@ from jepa.models import ContextEncoder, QueryDecoder  # noqa: E402
 
 CHUNK = 4
 TINY_POLICY = [
-    "train.steps=3",
-    "train.log_every=1",
-    "train.checkpoint_every=2",
-    "train.progress=false",
-    "train.threads=1",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "optim.warmup_steps=1",
+    *TINY_ENGINE,
     "method.embed_dim=16",
     "method.num_heads=2",
     "method.depth=1",

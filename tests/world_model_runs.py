@@ -1,15 +1,10 @@
 """Tiny world-model settings shared by the world-model test modules (their fixture is in conftest.py)."""
 
+from tiny_runs import TINY_ENGINE
+
 TINY_WORLD_MODEL = [
     "experiment=wm_two_rooms",
-    "train.steps=3",
-    "train.log_every=1",
-    "train.checkpoint_every=2",
-    "train.progress=false",
-    "train.threads=1",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "optim.warmup_steps=1",
+    *TINY_ENGINE,
     "method.frameskip=2",
     "method.window=3",
     "method.rollout_steps=2",
