@@ -15,10 +15,12 @@ def _encoder(cfg: DictConfig) -> None:
     from jepa.models import MODEL_SIZES
     from jepa.models.attention import ATTENTION_BACKENDS
     from jepa.models.patch_embed import PATCH_EMBEDS
+    from jepa.models.vit import POSITION_EMBEDDINGS
 
     check_choice("model.name", cfg.model.name, MODEL_SIZES)
     check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
     check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
+    check_choice("model.pos_embed", cfg.model.pos_embed, POSITION_EMBEDDINGS)
     width = cfg.model.embed_dim or MODEL_SIZES[cfg.model.name].embed_dim
     for key, value in (("model.embed_dim", width), ("model.predictor_dim", cfg.model.predictor_dim)):
         if value % 4:  # half the dims per image axis, each half sines and cosines

@@ -10,7 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jepa.models.rope import apply_rope
+
 ATTENTION_BACKENDS = ("sdpa", "xformers")
+RopeTables = tuple[torch.Tensor, torch.Tensor] | None
 
 
 def _xformers_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -36,6 +39,8 @@ class Attention(nn.Module):
     cache (optional): a dict that keeps this layer's keys and values between calls, so a sequence can be fed
     a piece at a time (autoregressive rollouts) without recomputing its past; the new queries attend to the
     cached keys followed by their own, and ``mask`` is then (N, past + N).
+    rope (optional): the (cos, sin) tables of :func:`jepa.models.rope.rope_tables` for the N tokens, which rotate
+    queries and keys by their positions (V-JEPA 2).
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, backend: str = "sdpa"):
@@ -49,9 +54,13 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: dict | None = None, rope: RopeTables = None
+    ) -> torch.Tensor:
         B, N, D = x.shape
         q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
         if cache is not None:
             if "k" in cache:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
@@ -83,8 +92,10 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = MLP(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: dict | None = None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), mask, cache)
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: dict | None = None, rope: RopeTables = None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), mask, cache, rope)
         return x + self.mlp(self.norm2(x))
 
 

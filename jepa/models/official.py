@@ -1,4 +1,5 @@
-"""Weights of the official I-JEPA (facebookresearch/ijepa) and V-JEPA (facebookresearch/jepa) models in ours.
+"""Weights of the official I-JEPA (facebookresearch/ijepa), V-JEPA (facebookresearch/jepa) and V-JEPA 2
+(facebookresearch/vjepa2) models in ours.
 
 Our encoder and predictor are the official architectures under other parameter names, so importing an official
 checkpoint is a renaming: DDP's ``module.`` and V-JEPA's multi-mask ``backbone.`` prefixes go, the MLP layers
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
+
+from jepa.common.errors import CheckpointError
+from jepa.common.weights import load_weights
 
 _PREFIXES = ("module.", "backbone.")
 _RENAMES = (
@@ -22,6 +27,7 @@ _RENAMES = (
     (re.compile(r"\.mlp\.fc1\."), ".mlp.0."),
     (re.compile(r"\.mlp\.fc2\."), ".mlp.2."),
 )
+CHECKPOINT_PARTS = ("encoder", "target_encoder", "predictor")
 _MASK_TOKEN = re.compile(r"^mask_token$|^mask_tokens\.(\d+)$")  # I-JEPA | V-JEPA
 
 
@@ -54,10 +60,11 @@ def load_official_weights(module: nn.Module, state_dict: Mapping[str, torch.Tens
     """Load an official encoder or predictor state dict into our ``module`` (a VisionTransformer or
     MaskedPredictor of the same sizes), strictly. The official position embedding must equal ours: a checkpoint
     trained with another layout (e.g. V-JEPA without ``uniform_power``) would otherwise load and silently see
-    its tokens at the wrong places."""
+    its tokens at the wrong places. A module with rotary positions has no embedding to compare: V-JEPA 2's
+    checkpoints keep an unused one, which is dropped."""
     converted = convert_official_state_dict(state_dict)
     official_pos = converted.pop("pos_embed", None)
-    if official_pos is not None:
+    if official_pos is not None and not module.rope:
         ours = module.pos_embed
         if official_pos.shape != ours.shape or not torch.allclose(official_pos.to(ours), ours, rtol=0.0, atol=1e-5):
             raise ValueError(
@@ -65,3 +72,54 @@ def load_official_weights(module: nn.Module, state_dict: Mapping[str, torch.Tens
                 f"{type(module).__name__} on grid {module.grid}; the checkpoint was trained with another grid or layout"
             )
     module.load_state_dict(converted, strict=True)
+
+
+def checkpoint_parts(path: str | Path) -> dict[str, Mapping[str, torch.Tensor]]:
+    """The state dicts a weights file holds, by part. An official checkpoint has one per part (``encoder``,
+    ``predictor``, ``target_encoder``) beside its optimizer state and counters; a bare state dict (an encoder of
+    `jepa export`, or converted weights) is the one part ``encoder``. Read without unpickling code."""
+    state = load_weights(path)
+    parts = {key: value for key, value in state.items() if key in CHECKPOINT_PARTS and isinstance(value, Mapping)}
+    if parts:
+        return parts
+    if state and all(isinstance(value, torch.Tensor) for value in state.values()):
+        return {"encoder": state}
+    raise CheckpointError(
+        f"{path} holds neither a state dict nor any of the parts {CHECKPOINT_PARTS}; its keys: {sorted(state)[:8]}"
+    )
+
+
+def load_pretrained(
+    path: str | Path,
+    encoder: nn.Module,
+    predictor: nn.Module | None = None,
+    target_encoder: nn.Module | None = None,
+) -> list[str]:
+    """Load an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint, or a `jepa export` file, into our modules (built
+    with the checkpoint's sizes and position embedding); returns what went where, e.g.
+    ``["encoder <- target_encoder"]``. A lone encoder gets the checkpoint's EMA target when there is one (the
+    encoder the papers evaluate); given ``target_encoder`` too, to go on training, each gets its own part."""
+    parts = checkpoint_parts(path)
+    encoder_sources = ("encoder",) if target_encoder is not None else ("target_encoder", "encoder")
+    plan = [
+        ("encoder", encoder, encoder_sources),
+        ("target_encoder", target_encoder, ("target_encoder", "encoder")),
+        ("predictor", predictor, ("predictor",)),
+    ]
+    loaded = []
+    for name, module, sources in plan:
+        source = next((source for source in sources if source in parts), None)
+        if module is None or (source is None and name == "predictor"):
+            continue  # an encoder-only file leaves the predictor as initialised
+        if source is None:
+            raise CheckpointError(f"{path} has no {sources[-1]} weights; it holds {sorted(parts)}")
+        try:
+            load_official_weights(module, parts[source])
+        except RuntimeError as err:  # strict loading: missing, unexpected or mis-shaped tensors
+            detail = " ".join(str(err).split("\n")[1:2]).strip() or str(err)
+            raise CheckpointError(
+                f"{path}: its {source} does not fit this {type(module).__name__} (check model.name, patch_size, "
+                f"embed_dim, depth, num_heads, pos_embed): {detail}"
+            ) from err
+        loaded.append(f"{name} <- {source}")
+    return loaded

@@ -8,6 +8,7 @@ from torch import nn
 from jepa.masks.apply import apply_masks, repeat_chunks
 from jepa.models.attention import Block, init_transformer_weights
 from jepa.models.pos_embed import sincos_1d, sincos_nd
+from jepa.models.rope import rope_tables
 
 
 class MaskedPredictor(nn.Module):
@@ -16,7 +17,8 @@ class MaskedPredictor(nn.Module):
     The context (encoder width D) is projected to the predictor width, given its positions, and
     concatenated with a learned mask token plus the position of every target token; after the blocks
     the target outputs are projected back to D. One mask token per mask generator (V-JEPA); I-JEPA
-    uses one.
+    uses one. Positions are sincos embeddings added to the tokens, or with ``pos_embed="rope"`` the rotation of
+    every layer's queries and keys (V-JEPA 2), as in :class:`jepa.models.VisionTransformer`.
     """
 
     def __init__(
@@ -29,12 +31,14 @@ class MaskedPredictor(nn.Module):
         mlp_ratio: float = 4.0,
         num_mask_tokens: int = 1,
         attn_backend: str = "sdpa",
+        pos_embed: str = "sincos",
     ):
         super().__init__()
-        self.grid = tuple(grid)
+        self.grid, self.head_dim, self.rope = tuple(grid), predictor_dim // num_heads, pos_embed == "rope"
         self.embed = nn.Linear(embed_dim, predictor_dim)
         self.mask_tokens = nn.Parameter(torch.zeros(num_mask_tokens, 1, 1, predictor_dim))
-        self.register_buffer("pos_embed", sincos_nd(predictor_dim, grid).unsqueeze(0), persistent=False)
+        if not self.rope:
+            self.register_buffer("pos_embed", sincos_nd(predictor_dim, grid).unsqueeze(0), persistent=False)
         self.blocks = nn.ModuleList(
             Block(predictor_dim, num_heads, mlp_ratio, backend=attn_backend) for _ in range(depth)
         )
@@ -51,17 +55,22 @@ class MaskedPredictor(nn.Module):
         mask_index: int = 0,
     ) -> torch.Tensor:
         """context: (len(masks_ctx)*B, Kc, D) -> (len(masks_tgt)*len(masks_ctx)*B, Kt, D)."""
-        batch = context.shape[0] // len(masks_ctx)
+        batch, num_ctx = context.shape[0] // len(masks_ctx), context.shape[1]
         x = self.embed(context)
-        pos = self.pos_embed.expand(batch, -1, -1)
-        x = x + apply_masks(pos, masks_ctx)
-        num_ctx = x.shape[1]
         # target-major pairing: row (t, c, b) holds context mask c and target mask t of sample b
-        x = x.repeat(len(masks_tgt), 1, 1)
-        targets = repeat_chunks(apply_masks(pos, masks_tgt), batch, len(masks_ctx)) + self.mask_tokens[mask_index]
-        x = torch.cat([x, targets], dim=1)
+        target_ids = repeat_chunks(torch.cat(masks_tgt), batch, len(masks_ctx))  # (T*C*B, Kt)
+        targets = self.mask_tokens[mask_index].expand(*target_ids.shape, -1)
+        rope = None
+        if self.rope:
+            ids = torch.cat([torch.cat(masks_ctx).repeat(len(masks_tgt), 1), target_ids], dim=1)
+            rope = rope_tables(ids, self.grid, self.head_dim)
+        else:
+            pos = self.pos_embed.expand(batch, -1, -1)
+            x = x + apply_masks(pos, masks_ctx)
+            targets = targets + repeat_chunks(apply_masks(pos, masks_tgt), batch, len(masks_ctx))
+        x = torch.cat([x.repeat(len(masks_tgt), 1, 1), targets], dim=1)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, rope=rope)
         return self.proj(self.norm(x[:, num_ctx:]))
 
 

@@ -22,6 +22,7 @@ MODEL_SIZES: dict[str, ViTSize] = {
     "vit_base": ViTSize(768, 12, 12),
     "vit_large": ViTSize(1024, 24, 16),
     "vit_huge": ViTSize(1280, 32, 16),
+    "vit_giant": ViTSize(1408, 40, 22, 48 / 11),  # V-JEPA 2's ViT-g
 }
 
 

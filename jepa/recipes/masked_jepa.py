@@ -28,6 +28,7 @@ def build_method(cfg: DictConfig, facts: dict | None = None) -> MaskedJEPA:
         num_heads=cfg.model.predictor_heads,
         num_mask_tokens=build_masks(cfg.mask, encoder.grid, cfg.train.steps).num_generators,
         attn_backend=cfg.model.attn_backend,
+        pos_embed=cfg.model.pos_embed,
     )
     return MaskedJEPA(
         encoder,

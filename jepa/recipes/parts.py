@@ -58,6 +58,7 @@ def build_encoder(
         tubelet_size=cfg.tubelet_size,
         attn_backend=cfg.attn_backend,
         patch_embed=cfg.patch_embed,
+        pos_embed=cfg.pos_embed,
         **overrides,
     )
 

@@ -20,12 +20,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from jepa.common.errors import CheckpointError
+from jepa.common.weights import load_weights
+
 LATEST = "latest"
 _TENSOR, _ITEMS = "__tensor__", "__items__"
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def _encode(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
@@ -126,26 +125,3 @@ def load_checkpoint(path: str | Path) -> tuple[int, dict[str, torch.Tensor], dic
     model_state = load_weights(path / "model.safetensors")
     train_state = _decode(meta["state"], load_file(str(path / "state.safetensors")))
     return int(meta["step"]), model_state, train_state
-
-
-def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a flat state dict from .safetensors, or from a torch .pt/.pth file with pickle restricted to
-    tensors and plain containers (``weights_only``), so a crafted file cannot execute code."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(path)
-    if path.suffix == ".safetensors":
-        try:
-            return load_file(str(path))
-        except Exception as err:
-            raise CheckpointError(f"{path} is not a valid safetensors file: {err}") from err
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(
-            f"refused to load {path}: it is not a plain tensor checkpoint ({type(err).__name__}); "
-            "pickled objects and code are never unpickled"
-        ) from err
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, expected a dict of tensors")
-    return state
