@@ -25,6 +25,7 @@ USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--
   collect      record episodes of an environment: jepa collect env=two_rooms policy=waypoint out=data/two_rooms
   rollout      run an agent in an environment: jepa rollout run=runs/wm_two_rooms (MPC in its world model)
   compare      overlay the training curves of runs: jepa compare runs=[runs/a,runs/b]
+  export       write a run's encoder alone: jepa export run=runs/ijepa_shapes out=encoder.safetensors
 
 `jepa <command> --help` lists the command's config groups and keys with their defaults."""
 
@@ -51,6 +52,7 @@ COMMANDS = {
         "rollout", "jepa.commands.rollout:rollout", output="out", default_output="jepa.config.schema:rollout_out"
     ),
     "compare": Command("compare", "jepa.commands.compare:compare"),
+    "export": Command("export", "jepa.commands.export:export"),
 }
 
 

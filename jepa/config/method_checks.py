@@ -4,6 +4,7 @@ shares; each error names its key."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -21,9 +22,11 @@ def _encoder(cfg: DictConfig) -> None:
     check_choice("model.attn_backend", cfg.model.attn_backend, ATTENTION_BACKENDS)
     check_choice("model.patch_embed", cfg.model.patch_embed, PATCH_EMBEDS)
     check_choice("model.pos_embed", cfg.model.pos_embed, POSITION_EMBEDDINGS)
+    if cfg.model.init_from and not Path(cfg.model.init_from).expanduser().is_file():
+        raise ConfigError(f"model.init_from={cfg.model.init_from} is not a file")
     width = cfg.model.embed_dim or MODEL_SIZES[cfg.model.name].embed_dim
     for key, value in (("model.embed_dim", width), ("model.predictor_dim", cfg.model.predictor_dim)):
-        if value % 4:  # half the dims per image axis, each half sines and cosines
+        if value % 4 and cfg.model.pos_embed == "sincos":  # half the dims per image axis, each half sines and cosines
             raise ConfigError(f"{key}={value} must be a multiple of 4 (its sincos position embedding)")
 
 

@@ -393,6 +393,14 @@ def rollout_out(cfg) -> str:
 
 
 @dataclass
+class ExportConfig:
+    """``jepa export run=DIR out=FILE``: a run's encoder alone, in one safetensors file with its architecture."""
+
+    run: str = MISSING
+    out: str = "encoder.safetensors"
+
+
+@dataclass
 class CompareConfig:
     """``jepa compare runs=[a,b]``: overlay the training curves of several runs."""
 

@@ -32,6 +32,7 @@ SCHEMAS = {
     "collect": s.CollectConfig,
     "rollout": s.RolloutConfig,
     "compare": s.CompareConfig,
+    "export": s.ExportConfig,
 }
 
 

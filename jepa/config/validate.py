@@ -136,6 +136,12 @@ def validate_compare(cfg: DictConfig) -> None:
         raise ConfigError("runs=[] names no run; give runs=[runs/a,runs/b]")
 
 
+def validate_export(cfg: DictConfig) -> None:
+    _check_trained_run("run", cfg.run)
+    if not cfg.out.endswith(".safetensors"):
+        raise ConfigError(f"out={cfg.out}: an exported encoder is a .safetensors file")
+
+
 def validate(command: str, cfg: DictConfig) -> None:
     """Every key of ``command``'s config that must be given is set, and every value passes its checks."""
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -150,4 +156,5 @@ VALIDATORS: dict[str, Callable[[DictConfig], None]] = {
     "collect": validate_collect,
     "rollout": validate_rollout,
     "compare": validate_compare,
+    "export": validate_export,
 }

@@ -9,12 +9,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import Dataset
 
+from jepa.common.errors import ConfigError
 from jepa.data.audio import AUDIO_DATASETS, GENERATED_AUDIO, NUM_MEL_BINS, build_audio_dataset
 from jepa.data.images import build_image_dataset
 from jepa.data.video import VIDEO_DATASETS, ClipSampler, build_video_dataset
 from jepa.losses import VCR, SIGReg
 from jepa.masks import BlockSpec, MultiBlock3DMasks, MultiBlockMasks, TimeFrequencyBlocks, TimeFrequencyMasks
-from jepa.models import VisionTransformer, create_model
+from jepa.models import MaskedPredictor, VisionTransformer, create_model, load_pretrained
 
 FBANK_STATS = "fbank_stats.json"  # in the run directory: the training split's normalisation of audio features
 
@@ -61,6 +62,16 @@ def build_encoder(
         pos_embed=cfg.pos_embed,
         **overrides,
     )
+
+
+def initialise_from(method: nn.Module, path: str) -> list[str]:
+    """``model.init_from``: the method's ViT encoder, its EMA target and its masked predictor (those the file has)
+    start from an official checkpoint or a `jepa export` file; -> what went where."""
+    encoder, predictor = getattr(method, "encoder", None), getattr(method, "predictor", None)
+    if not isinstance(encoder, VisionTransformer):
+        raise ConfigError(f"model.init_from loads ViT encoders; the encoder of {type(method).__name__} is not one")
+    predictor = predictor if isinstance(predictor, MaskedPredictor) else None
+    return load_pretrained(path, encoder, predictor, getattr(method, "target_encoder", None))
 
 
 def build_regularizer(cfg: DictConfig) -> nn.Module | None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from jepa.config import saved_config
+from jepa.recipes.parts import initialise_from
 from jepa.train import checkpoint as ckpt
 from jepa.train.engine import Trainer, TrainingSetup
 
@@ -52,7 +53,15 @@ def get_recipe(name: str) -> Recipe:
 def make_trainer(cfg: DictConfig) -> Trainer:
     """The engine, set up to train the method ``cfg.method.name``."""
     recipe = get_recipe(cfg.method.name)
-    return Trainer(cfg, lambda: recipe.build(cfg, Path(cfg.run_dir)))
+
+    def build() -> TrainingSetup:
+        setup = recipe.build(cfg, Path(cfg.run_dir))
+        init_from = OmegaConf.select(cfg, "model.init_from")
+        if init_from:  # a resumed run then loads its own checkpoint over these
+            log.info("model.init_from=%s: %s", init_from, ", ".join(initialise_from(setup.method, init_from)))
+        return setup
+
+    return Trainer(cfg, build)
 
 
 def load_run(run_dir: str | Path) -> tuple[DictConfig, nn.Module, dict[str, Any]]:
