@@ -214,14 +214,19 @@ def official_models(fmt: str):
     return encoder, predictor, lambda z, ctx, tgt: predictor(z, ctx, tgt, mask_index=1)
 
 
-CHECKOUTS = {"ijepa": IJEPA_SRC, "vjepa": VJEPA_SRC, "vjepa2": VJEPA2_SRC}
+CHECKOUTS = {  # the checkout, the variable naming it, the repository
+    "ijepa": (IJEPA_SRC, "IJEPA_SRC", "facebookresearch/ijepa"),
+    "vjepa": (VJEPA_SRC, "VJEPA_SRC", "facebookresearch/jepa"),
+    "vjepa2": (VJEPA2_SRC, "VJEPA2_SRC", "facebookresearch/vjepa2"),
+}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.filterwarnings("ignore:.*sdp_kernel.*:FutureWarning")
 def test_an_official_checkpoint_gives_the_official_features(fmt, tmp_path):
-    if not CHECKOUTS[fmt]:
-        pytest.skip(f"{fmt.upper()}_SRC names no checkout of the official {fmt} code")
+    checkout, variable, repository = CHECKOUTS[fmt]
+    if not checkout:
+        pytest.skip(f"{variable} names no checkout of {repository}")
     torch.manual_seed(0)
     encoder, predictor, predict = official_models(fmt)
     randomize_(encoder, predictor)
