@@ -13,7 +13,7 @@ from jepa.config import schema as s
 
 DATA = ("shapes", "folder", "digits", "trajectories", "moving_shapes", "video_folder", "sounds", "spoken_digits")
 DATA = (*DATA, "audio_folder")
-MODELS = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge")
+MODELS = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant")
 MASKS = ("multiblock", "multiblock3d", "time_frequency")
 REGULARIZERS = ("none", "vcr", "sigreg")
 ENVS = {
