@@ -183,3 +183,19 @@ def test_masks_that_do_not_split_over_the_generators_fail_clearly():
     masks = [torch.zeros(1, 2, dtype=torch.long)]
     with pytest.raises(ValueError, match="one mask token per generator"):
         method({"x": torch.randn(1, 3, 4, 32, 32), "masks_ctx": masks, "masks_tgt": masks * 3})
+
+
+def test_auto_precision_takes_bf16_on_a_cpu_only_where_it_is_faster(monkeypatch):
+    from jepa.common import runtime
+
+    cpu = torch.device("cpu")
+    for speedup, expected in ((0.0, torch.float32), (0.53, torch.float32), (3.6, torch.bfloat16)):
+        monkeypatch.setattr(runtime, "cpu_bf16_speedup", lambda speedup=speedup: speedup)
+        assert runtime.select_precision("auto", cpu) == expected
+    assert runtime.select_precision("bf16", cpu) == torch.bfloat16  # asked for: taken, however slow
+
+
+def test_the_bf16_speedup_is_measured_where_bf16_kernels_exist():
+    from jepa.common import runtime
+
+    assert (runtime.cpu_bf16_speedup() > 0) == runtime.cpu_supports_bf16()

@@ -23,20 +23,6 @@ _CPU_ATTENTION_FLOPS = {
 }
 
 
-def matmul_peak_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
-    """Sustained rate of one square GEMM (n x n), the ceiling a transformer step can approach."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
-    _sync(device)
-    return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -15,9 +15,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import TensorDataset
 
-from jepa.bench.measure import mask_sizes, matmul_peak_gflops, measure
+from jepa.bench.measure import mask_sizes, measure
 from jepa.common.errors import ConfigError
-from jepa.common.runtime import autocast
+from jepa.common.runtime import autocast, matmul_gflops
 from jepa.config import saved_config
 from jepa.data.loader import build_train_loader
 from jepa.masks import MaskCollator
@@ -70,7 +70,7 @@ def _with_reference_masks(cfg: DictConfig, batches: list[dict], device: torch.de
 def _with_peak(cfg_dict: dict, precision: str, bench: Callable[[dict, str], dict]) -> dict:
     row = bench(cfg_dict, precision)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    row["matmul_peak_gflops"] = matmul_peak_gflops(dtype, torch.device(row["device"]))
+    row["matmul_peak_gflops"] = matmul_gflops(dtype, torch.device(row["device"]))
     row["fraction_of_peak"] = row["gflops"] / row["matmul_peak_gflops"]
     return row
 
