@@ -100,9 +100,10 @@ def test_xformers_backend_without_xformers_gives_a_clear_error():
         Attention(32, 2, backend="flash9")
 
 
-def test_predictor_pairs_every_context_with_every_target_mask():
+@pytest.mark.parametrize("pos_embed", ["sincos", "rope"])
+def test_predictor_pairs_every_context_with_every_target_mask(pos_embed):
     B, D = 2, 64
-    pred = MaskedPredictor((4, 4), D, predictor_dim=32, depth=1, num_heads=2, num_mask_tokens=2)
+    pred = MaskedPredictor((4, 4), D, predictor_dim=32, depth=1, num_heads=2, num_mask_tokens=2, pos_embed=pos_embed)
     ctx_masks = [torch.tensor([[0, 1, 2, 3]] * B), torch.tensor([[4, 5, 6, 7]] * B)]
     tgt_masks = [torch.tensor([[8, 9]] * B), torch.tensor([[10, 11]] * B), torch.tensor([[12, 13]] * B)]
     context = torch.randn(len(ctx_masks) * B, 4, D)
@@ -113,6 +114,15 @@ def test_predictor_pairs_every_context_with_every_target_mask():
     assert torch.allclose(out[(2 * 2 + 1) * B : (2 * 2 + 2) * B], alone, atol=1e-5)
     # each mask generator has its own learned token
     assert not torch.allclose(pred(context, ctx_masks, tgt_masks, mask_index=0), out)
+
+
+@pytest.mark.parametrize("pos_embed", ["sincos", "rope"])
+def test_a_tokens_position_travels_with_it_whatever_the_order_of_the_mask(pos_embed):
+    encoder = create_model("vit_tiny", 32, 8, embed_dim=48, depth=2, num_heads=2, pos_embed=pos_embed).eval()
+    x, kept = torch.randn(2, 3, 32, 32), torch.tensor([[1, 5, 6, 9, 14]] * 2)
+    order = torch.tensor([3, 0, 4, 2, 1])
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(x, [kept[:, order]]), encoder(x, [kept])[:, order], rtol=0, atol=1e-5)
 
 
 def test_apply_masks_is_a_gather_and_repeat_chunks_pairs_masks():

@@ -19,7 +19,9 @@ def print_bench(cfg: DictConfig) -> list[dict]:
     if len(ours) > 1:
         print(
             f"{ours[1]['precision']}/{ours[0]['precision']} throughput ratio: "
-            f"{ours[1]['samples_per_s'] / ours[0]['samples_per_s']:.2f}"
+            f"{ours[1]['samples_per_s'] / ours[0]['samples_per_s']:.2f} "
+            f"(matmul peak ratio, the most a GEMM-bound step can gain here: "
+            f"{ours[1]['matmul_peak_gflops'] / ours[0]['matmul_peak_gflops']:.2f})"
         )
     for reference in (row for row in rows if not row["implementation"].startswith("jepa")):
         for row in ours:

@@ -17,10 +17,10 @@ def make_target(online: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
-    """target <- momentum * target + (1 - momentum) * online, fused over all tensors with _foreach ops."""
+    """target <- momentum * target + (1 - momentum) * online: one fused lerp over all tensors (one read of each
+    target and online tensor, one write)."""
     t_params = list(target.parameters())
     o_params = list(online.parameters())
     if len(t_params) != len(o_params):
         raise ValueError("target and online networks have different parameter lists")
-    torch._foreach_mul_(t_params, momentum)
-    torch._foreach_add_(t_params, o_params, alpha=1.0 - momentum)
+    torch._foreach_lerp_(t_params, o_params, 1.0 - momentum)
