@@ -116,6 +116,9 @@ def test_unknown_command_prints_the_usage_and_exits_2(capsys):
         (["rollout", "agent=random", "env.id=CartPole-v1"], "continuous actions"),
         (["rollout", "agent=expert", "env=pendulum", "env.id=MountainCarContinuous-v0"], "agent=expert"),
         (["bench", "experiment=wm_two_rooms"], "masked-JEPA training step only"),
+        (["export", "run=/nonexistent/run"], "run=/nonexistent/run has no checkpoint"),
+        (["train", "model.init_from=/nonexistent.pth"], "model.init_from=/nonexistent.pth is not a file"),
+        (["train", "model.pos_embed=alibi"], "model.pos_embed"),
     ],
 )
 def test_bad_configs_of_every_command_exit_2_before_any_work(args, message, tmp_path, monkeypatch, capsys):

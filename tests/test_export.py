@@ -67,19 +67,3 @@ def test_files_not_written_by_export_are_refused(tmp_path):
     torch.save({"w": torch.zeros(2)}, tmp_path / "weights.pth")
     with pytest.raises(CheckpointError, match="call jepa.models.load_pretrained"):
         jepa.load_encoder(tmp_path / "weights.pth")
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["export", "run=/nonexistent/run"], "run=/nonexistent/run has no checkpoint"),
-        (["export"], "run must be set"),
-        (["train", "model.init_from=/nonexistent.pth"], "model.init_from=/nonexistent.pth is not a file"),
-        (["train", "model.pos_embed=alibi"], "model.pos_embed"),
-    ],
-)
-def test_bad_weight_configs_exit_2_naming_the_key(args, message, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    assert main(args) == 2
-    assert message in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())
