@@ -67,3 +67,12 @@ def test_files_not_written_by_export_are_refused(tmp_path):
     torch.save({"w": torch.zeros(2)}, tmp_path / "weights.pth")
     with pytest.raises(CheckpointError, match="call jepa.models.load_pretrained"):
         jepa.load_encoder(tmp_path / "weights.pth")
+
+
+def test_a_run_starts_from_another_runs_checkpoint(exported, tiny_overrides, tmp_path, capsys):
+    run_dir, _ = exported
+    weights = run_dir / "checkpoints" / "step_00000002" / "model.safetensors"
+    overrides = [*tiny_overrides, f"run_dir={tmp_path / 'third'}", "train.steps=1", "eval.enabled=false"]
+    assert main(["train", *overrides, f"model.init_from={weights}"]) == 0
+    out = capsys.readouterr().out
+    assert "encoder <- encoder, target_encoder <- target_encoder, predictor <- predictor" in out

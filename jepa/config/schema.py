@@ -24,8 +24,8 @@ class ModelConfig:
     attn_backend: str = "sdpa"  # sdpa | xformers
     patch_embed: str = "linear"  # linear (one strided conv, as ViT) | conv (3x3 convolutional stem, 2D only)
     pos_embed: str = "sincos"  # sincos (added to the tokens: I-JEPA, V-JEPA) | rope (rotary attention: V-JEPA 2)
-    # start from these weights: an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint (.pth, .pth.tar) or a `jepa export`
-    # file (.safetensors); the architecture keys above must match it
+    # start from these weights: an official I-JEPA / V-JEPA / V-JEPA 2 checkpoint (.pth, .pth.tar), a `jepa export`
+    # file or a run's checkpoints/step_*/model.safetensors; the architecture keys above must match it
     init_from: str | None = None
 
 

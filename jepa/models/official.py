@@ -76,14 +76,20 @@ def load_official_weights(module: nn.Module, state_dict: Mapping[str, torch.Tens
 
 def checkpoint_parts(path: str | Path) -> dict[str, Mapping[str, torch.Tensor]]:
     """The state dicts a weights file holds, by part. An official checkpoint has one per part (``encoder``,
-    ``predictor``, ``target_encoder``) beside its optimizer state and counters; a bare state dict (an encoder of
-    `jepa export`, or converted weights) is the one part ``encoder``. Read without unpickling code."""
+    ``predictor``, ``target_encoder``) beside its optimizer state and counters; one of our checkpoints
+    (``model.safetensors``) names them as key prefixes; a bare state dict (an encoder of `jepa export`, or converted
+    weights) is the one part ``encoder``. Read without unpickling code."""
     state = load_weights(path)
     parts = {key: value for key, value in state.items() if key in CHECKPOINT_PARTS and isinstance(value, Mapping)}
     if parts:
         return parts
     if state and all(isinstance(value, torch.Tensor) for value in state.values()):
-        return {"encoder": state}
+        ours: dict[str, dict[str, torch.Tensor]] = {}  # a checkpoint of ours (model.safetensors): "<part>.<name>"
+        for key, value in state.items():
+            part, _, name = key.partition(".")
+            if part in CHECKPOINT_PARTS:
+                ours.setdefault(part, {})[name] = value
+        return ours if "encoder" in ours else {"encoder": state}
     raise CheckpointError(
         f"{path} holds neither a state dict nor any of the parts {CHECKPOINT_PARTS}; its keys: {sorted(state)[:8]}"
     )
