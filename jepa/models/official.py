@@ -6,7 +6,8 @@ checkpoint is a renaming: DDP's ``module.`` and V-JEPA's multi-mask ``backbone.`
 ``fc1``/``fc2`` become the indices of our ``nn.Sequential``, the predictor loses its ``predictor_`` prefixes, and
 its mask tokens (I-JEPA's one ``mask_token``, V-JEPA's ``mask_tokens.<i>``, each (1, 1, D)) become our single
 (num_mask_tokens, 1, 1, D) parameter. The official position embeddings are frozen parameters; ours are computed
-buffers outside the state dict, so they are compared rather than loaded.
+buffers outside the state dict, so they are compared rather than loaded. ``load_pretrained`` reads whole checkpoint
+files (official ones, and ours) and gives each of our modules its part.
 """
 
 from __future__ import annotations
