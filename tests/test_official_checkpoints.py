@@ -31,6 +31,7 @@ FORMATS = {  # prefix of every key, number of mask tokens, position embedding, v
     "ijepa": ("module.", 1, "sincos", False),
     "vjepa": ("module.backbone.", 2, "sincos", True),
     "vjepa2": ("module.backbone.", 2, "rope", True),
+    "vjepa2_images": ("module.backbone.", 2, "rope", False),  # one frame: time 0
 }
 
 
@@ -198,7 +199,7 @@ def official_models(fmt: str):
             num_patches=16, embed_dim=DIM, predictor_embed_dim=PRED_DIM, depth=DEPTH, num_heads=HEADS
         )
         return encoder, predictor, lambda z, ctx, tgt: predictor(z, ctx, tgt)
-    video = dict(img_size=32, patch_size=8, num_frames=4, tubelet_size=2, use_sdpa=True)
+    video = dict(img_size=32, patch_size=8, num_frames=4 if FORMATS[fmt][3] else 1, tubelet_size=2, use_sdpa=True)
     if fmt == "vjepa":
         vit, vit_pred = import_official(VJEPA_SRC, "src.models.vision_transformer", "src.models.predictor")
         video["uniform_power"] = True
@@ -218,6 +219,7 @@ CHECKOUTS = {  # the checkout, the variable naming it, the repository
     "ijepa": (IJEPA_SRC, "IJEPA_SRC", "facebookresearch/ijepa"),
     "vjepa": (VJEPA_SRC, "VJEPA_SRC", "facebookresearch/jepa"),
     "vjepa2": (VJEPA2_SRC, "VJEPA2_SRC", "facebookresearch/vjepa2"),
+    "vjepa2_images": (VJEPA2_SRC, "VJEPA2_SRC", "facebookresearch/vjepa2"),
 }
 
 
