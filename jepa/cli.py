@@ -49,7 +49,10 @@ COMMANDS = {
     "bench-video": Command("train", "jepa.bench.report:print_video_bench", "jepa.bench.video:check_video_config"),
     "collect": Command("collect", "jepa.commands.collect:collect", output="out"),
     "rollout": Command(
-        "rollout", "jepa.commands.rollout:rollout", output="out", default_output="jepa.config.schema:rollout_out"
+        "rollout",
+        "jepa.commands.rollout:rollout",
+        output="out",
+        default_output="jepa.config.command_schema:rollout_out",
     ),
     "compare": Command("compare", "jepa.commands.compare:compare"),
     "export": Command("export", "jepa.commands.export:export"),

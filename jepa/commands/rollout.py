@@ -21,7 +21,7 @@ from envs import goal_observer  # importing envs registers the environments
 from envs.experts import RandomAgent, make_expert
 from jepa.agents import MPCAgent, run_episodes
 from jepa.common.errors import ConfigError
-from jepa.config.schema import rollout_out
+from jepa.config.command_schema import rollout_out
 from jepa.planning import PLANNERS, LatentGraph, Planner
 from jepa.recipes import load_run
 from jepa.recipes.policy import policy_agent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
 
+from jepa.config import command_schema as c
 from jepa.config import schema as s
 
 DATA = ("shapes", "folder", "digits", "trajectories", "moving_shapes", "video_folder", "sounds", "spoken_digits")
@@ -28,11 +29,11 @@ PLANNERS = ("cem", "mppi")
 
 SCHEMAS = {
     "train": s.Config,
-    "eval": s.EvalRunConfig,
-    "collect": s.CollectConfig,
-    "rollout": s.RolloutConfig,
-    "compare": s.CompareConfig,
-    "export": s.ExportConfig,
+    "eval": c.EvalRunConfig,
+    "collect": c.CollectConfig,
+    "rollout": c.RolloutConfig,
+    "compare": c.CompareConfig,
+    "export": c.ExportConfig,
 }
 
 
@@ -52,8 +53,8 @@ def register_configs() -> None:
     for name in REGULARIZERS:
         store.store(group="regularizer", name=name, node=s.RegularizerConfig(name=name))
     for name, env_id in ENVS.items():
-        store.store(group="env", name=name, node=s.EnvConfig(id=env_id))
+        store.store(group="env", name=name, node=c.EnvConfig(id=env_id))
     for name in AGENTS:
-        store.store(group="agent", name=name, node=s.AgentConfig(name=name))
+        store.store(group="agent", name=name, node=c.AgentConfig(name=name))
     for name in PLANNERS:
-        store.store(group="planner", name=name, node=s.PlannerConfig(name=name))
+        store.store(group="planner", name=name, node=c.PlannerConfig(name=name))
