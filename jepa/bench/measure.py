@@ -11,6 +11,8 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from jepa.common.runtime import synchronize
+
 # torch's FLOP counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA runs here;
 # count that one with the same formulas (arguments arrive as shapes)
 _CPU_ATTENTION_FLOPS = {
@@ -21,11 +23,6 @@ _CPU_ATTENTION_FLOPS = {
         lambda grad, q, k, v, *_, out_shape=None, **__: sdpa_backward_flop_count(grad, q, k, v)
     ),
 }
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -55,11 +52,11 @@ def time_steps(step: Callable[[object], object], batches: Sequence, steps: int, 
     """Median over ``repeats`` timings of ``steps`` consecutive steps, in steps per second."""
     rates = []
     for r in range(repeats):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         for batch in batches[r * steps : (r + 1) * steps]:
             step(batch)
-        _sync(device)
+        synchronize(device)
         rates.append(steps / (time.perf_counter() - start))
     return statistics.median(rates)
 

@@ -35,6 +35,12 @@ def cpu_supports_bf16() -> bool:
         return False
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (GPU kernels run asynchronously), so a timer around it is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def matmul_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
     """Sustained rate of one square GEMM (n x n) in ``dtype``: the ceiling a transformer step can approach."""
     a = torch.randn(n, n, device=device, dtype=dtype)
@@ -45,8 +51,7 @@ def matmul_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, secon
     while time.perf_counter() - start < seconds:
         a @ b
         count += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
 
 

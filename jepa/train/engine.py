@@ -83,11 +83,11 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.dtype = select_precision(cfg.train.precision, self.device)
-        if self.dist.enabled and cfg.train.precision == "auto":  # every rank takes rank 0's measured choice
-            bf16 = torch.tensor([self.dtype == torch.bfloat16], dtype=torch.int32, device=self.device)
-            torch.distributed.broadcast(bf16, src=0)
-            self.dtype = torch.bfloat16 if bf16.item() else torch.float32
         if cfg.train.precision == "auto":
+            if self.dist.enabled:  # every rank takes rank 0's measured choice
+                bf16 = torch.tensor([self.dtype == torch.bfloat16], dtype=torch.int32, device=self.device)
+                torch.distributed.broadcast(bf16, src=0)
+                self.dtype = torch.bfloat16 if bf16.item() else torch.float32
             log.info("train.precision=auto: %s on %s", str(self.dtype).removeprefix("torch."), self.device)
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
