@@ -16,7 +16,7 @@ from torch import nn
 from jepa.common.optim import param_groups
 from jepa.models.attention import MLP, init_transformer_weights
 
-from .probes import _encode_classes, _r2, _standardise
+from .probes import _encode_classes, _standardise, r2_score
 
 TASKS = ("classification", "regression")
 
@@ -171,7 +171,10 @@ def attentive_probe(
             "acc": (val_pred.argmax(1) == val_t).float().mean().item(),
             "train_acc": (train_pred.argmax(1) == train_t).float().mean().item(),
         }
-    return {"r2": _r2(val_pred.double(), val_t.double()), "train_r2": _r2(train_pred.double(), train_t.double())}
+    return {
+        "r2": r2_score(val_pred.double(), val_t.double()),
+        "train_r2": r2_score(train_pred.double(), train_t.double()),
+    }
 
 
 def attentive_regression(

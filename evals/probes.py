@@ -203,7 +203,7 @@ def _ridge_solver(x: torch.Tensor, t: torch.Tensor) -> Callable[[float], torch.T
     return lambda ridge: x.T @ torch.linalg.solve(gram + ridge * eye, t)
 
 
-def _r2(pred: torch.Tensor, target: torch.Tensor) -> float:
+def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Coefficient of determination averaged over target columns (constant targets score 1 if fit exactly, else 0)."""
     ss_res = ((target - pred) ** 2).sum(0)
     ss_tot = ((target - target.mean(0)) ** 2).sum(0)
@@ -232,7 +232,7 @@ def _select_ridge(x: torch.Tensor, t: torch.Tensor, seed: int) -> float:
 
     def held_r2(ridge: float) -> float:
         weights = solve(ridge)
-        return _r2((x[held_idx] - x_mean) @ weights + t_mean, t[held_idx])
+        return r2_score((x[held_idx] - x_mean) @ weights + t_mean, t[held_idx])
 
     return max(ridges, key=held_r2)
 
@@ -261,7 +261,7 @@ def linear_regression_probe(
     if ridge is None:
         ridge = _select_ridge(x, t, seed)
     weights, bias = _fit_ridge(x, t, ridge)
-    return {"r2": _r2(vx @ weights + bias, vt), "ridge": float(ridge)}
+    return {"r2": r2_score(vx @ weights + bias, vt), "ridge": float(ridge)}
 
 
 @torch.no_grad()

@@ -218,6 +218,10 @@ def test_each_policy_trains_through_the_engine_and_reports_its_probe_and_rollout
     results = json.loads((trained[method] / "eval.json").read_text())
     assert [row["encoder"] for row in results["rows"]] == [method, "random_init"]
     assert all(row["rmse"] > 0 and row["rmse_ci"] is not None for row in results["rows"])
+    for row in results["rows"]:  # the shortcut checks, for the trained policy and the random-init one
+        assert row["goal_r2"] <= 1 and row["goal_r2_ci"] is not None
+        assert min(row["action_l1"], row["shuffled_frames_l1"], row["shuffled_goal_l1"]) > 0
+    assert results["val_action_l1"] == results["rows"][0]["action_l1"]
     assert results["rollout"]["episodes"] == 2 and 0 <= results["rollout"]["success_rate"] <= 1
     assert (trained[method] / "rollout" / "episode_00.gif").stat().st_size > 0
     losses = [json.loads(line) for line in (trained[method] / "metrics.jsonl").read_text().splitlines()]
@@ -266,6 +270,107 @@ def test_a_policy_from_pixels_alone_ignores_the_true_state(proprio_input):
     assert torch.equal(policy.act(batch["obs"], batch["proprio"], batch["goal"]), moved) != proprio_input
     policy(batch)["loss"].backward()  # the future states still make ACT-JEPA's targets
     assert (policy.encoder.proprio.weight.grad is not None) == proprio_input
+
+
+def test_the_collection_records_each_episodes_goal_state_and_the_chunks_carry_it(demos):
+    _, shards, _ = read_collection(demos)
+    first = shards[0]
+    assert first["goal_state"].shape == (len(first["episode_lengths"]), 2)
+    ends = np.cumsum(first["episode_lengths"] + 1) - 1  # each episode's last observation
+    for end, goal, terminated in zip(
+        ends, first["goal_state"], first["terminated"][np.cumsum(first["episode_lengths"]) - 1]
+    ):
+        if terminated:  # reached: the agent stands within the goal radius of the recorded goal
+            assert np.linalg.norm(first["state"][end] - goal) <= 0.05 + 1e-6
+    chunks = DemonstrationChunks(demos, CHUNK, "train", val_shards=1)
+    np.testing.assert_array_equal(chunks[0]["goal_state"].numpy(), first["goal_state"][0])
+
+
+def test_the_frame_statistics_are_the_mean_frame_and_the_spread_around_it(demos):
+    from jepa.data.trajectories import obs_to_tensor
+
+    chunks = DemonstrationChunks(demos, CHUNK, "train", val_shards=1)
+    frames = torch.cat([obs_to_tensor(shard["obs"]) for shard in chunks.shards])
+    mean, std = chunks.frame_statistics(limit=len(frames) + 10)
+    torch.testing.assert_close(mean, frames.mean(0))
+    torch.testing.assert_close(std, (frames - frames.mean(0)).std())
+    # a fixed camera: most pixels never change, so the spread around the mean frame is far below the frames' own
+    assert std < 0.5 * frames.std()
+
+
+def test_without_the_proprio_token_kept_the_context_does_not_depend_on_the_state():
+    policy, batch = _policy(latent=False), _batch()
+    encoder, drop = policy.encoder, torch.tensor([0.0, 1.0, 0.0])
+    base = encoder(batch["obs"], batch["proprio"], batch["goal"], proprio_keep=drop)
+    moved = encoder(batch["obs"], batch["proprio"] + 3.0, batch["goal"], proprio_keep=drop)
+    assert torch.equal(base[[0, 2]], moved[[0, 2]]) and not torch.allclose(base[1], moved[1])
+
+
+def test_proprio_dropout_acts_in_training_only():
+    policy, batch = _policy(latent=False, proprio_dropout=0.5), _batch(batch_size=3)
+    policy.eval()
+    assert torch.equal(policy.act(batch["obs"], batch["proprio"], batch["goal"]), policy.act(**_inputs(batch)))
+    policy.train()
+    torch.manual_seed(0)
+    losses = {round(policy(batch)["loss"].item(), 6) for _ in range(8)}
+    assert len(losses) > 1  # a new draw of dropped states each step
+
+
+def _inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {"obs": batch["obs"], "proprio": batch["proprio"], "goal": batch["goal"]}
+
+
+def test_the_cvae_adds_a_kl_term_infers_its_latent_from_the_valid_actions_and_acts_with_the_prior_mean():
+    from jepa.models.style_encoder import StyleEncoder, gaussian_kl
+
+    torch.manual_seed(0)
+    style = StyleEncoder(2, 2, dim=16, depth=1, num_heads=2, latent_dim=4, context_dim=16)
+    policy, batch = _policy(latent=False, style_encoder=style, kl_weight=10.0), _batch()
+    out = policy(batch)
+    assert out["loss"].item() == pytest.approx(out["actions"].item() + 10.0 * out["kl"].item(), rel=1e-5)
+    out["loss"].backward()
+    assert style.action.weight.grad is not None and style.to_token.weight.grad is not None
+    padded = batch["actions"].clone()
+    padded[2, 1:] = 7.0  # padding past the episode's end: not part of the chunk the latent describes
+    mu, logvar = style(batch["actions"], batch["valid"], batch["proprio"])
+    torch.testing.assert_close(style(padded, batch["valid"], batch["proprio"]), (mu, logvar))
+    assert gaussian_kl(torch.zeros(2, 4), torch.zeros(2, 4)).item() == 0.0
+    policy.eval()  # inference: z = 0, so acting is deterministic and ignores the demonstrated actions
+    zero = style.token(torch.zeros(3, 4))
+    expected = policy.action_decoder(
+        policy.encoder(policy._frames(batch["obs"]), batch["proprio"], batch["goal"], style=zero)
+    )
+    torch.testing.assert_close(policy.act(**_inputs(batch)), (2 * expected).clamp(-2, 2))
+
+
+class _ToyPolicy(torch.nn.Module):
+    """Acts from the proprio state, plus (``reads``) how far the frame or the goal image lies from the batch's mean
+    image: a known answer."""
+
+    goal_conditioned = True
+
+    def __init__(self, reads: str | None):
+        super().__init__()
+        self.reads = reads
+
+    def act(self, obs: torch.Tensor, proprio: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        images = {"obs": obs, "goal": goal}.get(self.reads, torch.zeros_like(obs))
+        seen = (images - images.mean(0)).abs().sum((1, 2, 3))
+        seen = seen / seen.max().clamp(min=1e-6)  # in [0, 1], the actions' scale: an L1 sees a permutation of it
+        return (proprio.sum(-1) - 1 + seen)[:, None, None].expand(-1, CHUNK, 2)
+
+
+@pytest.mark.parametrize("reads", [None, "obs", "goal"])
+def test_the_shuffled_input_checks_read_zero_for_what_a_policy_ignores(demos, reads):
+    from jepa.recipes.policy import action_errors
+
+    chunks = DemonstrationChunks(demos, CHUNK, "val", val_shards=1)
+    errors = action_errors(_ToyPolicy(reads), chunks, torch.device("cpu"), batch_size=16)
+    moved = {
+        name: abs(errors[name] - errors["action_l1"]) > 1e-5 for name in ("shuffled_frames_l1", "shuffled_goal_l1")
+    }
+    assert moved == {"shuffled_frames_l1": reads is not None, "shuffled_goal_l1": reads == "goal"}
+    assert all(errors[name] == errors["action_l1"] for name, changed in moved.items() if not changed)  # exactly
 
 
 @pytest.mark.slow

@@ -28,15 +28,17 @@ def _state(infos: dict[str, Any], i: int) -> np.ndarray:
     return true_state({key: infos[key][i] for key in ("state", "pos") if key in infos})
 
 
-def _goal(env: gym.Env) -> np.ndarray | None:
-    """The goal image of the episode ``env`` has just started, for goal-conditioned envs; else None."""
+def _goal(env: gym.Env, infos: dict[str, Any], i: int) -> dict[str, np.ndarray | None]:
+    """The goal image and goal state (``info["goal"]``) of the episode env ``i`` has just started; None for envs
+    without them."""
     goal_observation = goal_observer(env)
-    return None if goal_observation is None else goal_observation()
+    goal_state = np.asarray(infos["goal"][i], dtype=np.float32) if "goal" in infos else None
+    return {"goal_obs": None if goal_observation is None else goal_observation(), "goal_state": goal_state}
 
 
 class _EpisodeBuffer:
-    def __init__(self, obs: np.ndarray, state: np.ndarray, goal_obs: np.ndarray | None):
-        self.obs, self.state, self.goal_obs = [obs], [state], goal_obs
+    def __init__(self, obs: np.ndarray, state: np.ndarray, goal: dict[str, np.ndarray | None]):
+        self.obs, self.state, self.goal = [obs], [state], goal
         self.actions, self.rewards, self.terminated, self.truncated = [], [], [], []
 
     def add(self, action, reward, terminated, truncated, obs, state) -> None:
@@ -48,8 +50,10 @@ class _EpisodeBuffer:
         self.state.append(state)
 
     def episode(self) -> Episode:
-        steps = {f.name: np.stack(getattr(self, f.name)) for f in dataclasses.fields(Episode) if f.name != "goal_obs"}
-        return Episode(**steps, goal_obs=self.goal_obs)
+        steps = {
+            f.name: np.stack(getattr(self, f.name)) for f in dataclasses.fields(Episode) if f.name not in self.goal
+        }
+        return Episode(**steps, **self.goal)
 
 
 def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: DictConfig, out: Path) -> dict:
@@ -58,7 +62,7 @@ def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: DictConfig, out
     from tqdm.auto import tqdm
 
     obs, infos = venv.reset(seed=cfg.seed)
-    buffers = [_EpisodeBuffer(obs[i], _state(infos, i), _goal(venv.envs[i])) for i in range(cfg.num_envs)]
+    buffers = [_EpisodeBuffer(obs[i], _state(infos, i), _goal(venv.envs[i], infos, i)) for i in range(cfg.num_envs)]
     restarting = np.zeros(cfg.num_envs, dtype=bool)  # NEXT_STEP autoreset: these envs reset on this step
     pending: list[Episode] = []
     shards: list[str] = []
@@ -69,7 +73,7 @@ def _record(venv: gym.vector.SyncVectorEnv, policy: Policy, cfg: DictConfig, out
             obs, rewards, terminated, truncated, infos = venv.step(actions)
             for i in range(cfg.num_envs):
                 if restarting[i]:
-                    buffers[i] = _EpisodeBuffer(obs[i], _state(infos, i), _goal(venv.envs[i]))
+                    buffers[i] = _EpisodeBuffer(obs[i], _state(infos, i), _goal(venv.envs[i], infos, i))
                     continue
                 buffers[i].add(actions[i], rewards[i], terminated[i], truncated[i], obs[i], _state(infos, i))
                 if (terminated[i] or truncated[i]) and done < cfg.episodes:

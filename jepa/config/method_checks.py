@@ -243,6 +243,12 @@ def _policy(cfg: DictConfig) -> None:
     check_positive(cfg, "method.decoder_depth", "method.probe_horizon", "method.probe_epochs", "method.probe_samples")
     if m.rollouts < 0:
         raise ConfigError(f"method.rollouts={m.rollouts} must be >= 0 (0 = no rollouts after training)")
+    if not 0 <= m.proprio_dropout < 1:
+        raise ConfigError(f"method.proprio_dropout={m.proprio_dropout} must lie in [0, 1)")
+    if m.cvae:
+        check_positive(cfg, "method.latent_dim")
+        if m.kl_weight < 0:
+            raise ConfigError(f"method.kl_weight={m.kl_weight} must be >= 0")
     if m.name == "bc" and m.chunk != 1:
         raise ConfigError(f"method.chunk={m.chunk}: behaviour cloning predicts one action; use method=act for chunks")
     if not 0 <= m.execute <= m.chunk:

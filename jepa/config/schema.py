@@ -240,6 +240,13 @@ class PolicyConfig:
     name: str = "act"
     chunk: int = 8  # actions predicted per step, executed open-loop
     proprio_input: bool = True  # the true state as an input token; false: act from the frame (and goal image) alone
+    # share of training samples whose proprio token carries no state, so the frames must be read to act
+    proprio_dropout: float = 0.0
+    # frames minus the training frames' mean frame, over their std, as the proprio state is standardised
+    standardise_frames: bool = True
+    cvae: bool = False  # ACT's CVAE: a style latent inferred from the demonstrated chunk, zero at inference
+    latent_dim: int = 32  # cvae: the style latent's size (ACT's)
+    kl_weight: float = 10.0  # cvae: the KL term's weight beside the action L1 (ACT's)
     patch_size: int = 16  # the frame's patches (conv stem): 64 px -> 16 tokens
     embed_dim: int = 128
     depth: int = 3  # context-encoder blocks

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from jepa.data.trajectories import GOAL_KEY, obs_to_tensor, read_collection, shard_split
+from jepa.data.trajectories import GOAL_KEY, GOAL_STATE_KEY, obs_to_tensor, read_collection, shard_split
 
 
 def _step_index(lengths: np.ndarray) -> np.ndarray:
@@ -32,7 +32,8 @@ class DemonstrationChunks(Dataset):
     Item: ``obs`` (3, H, W) normalised as :func:`obs_to_tensor`, ``proprio`` (S,) the true state, ``actions``
     (chunk, A) the actions from this step on, ``future_states`` (chunk, S) the states they lead to, ``valid``
     (chunk,) bool; with ``frames`` also ``future_obs`` (chunk, 3, H, W); ``goal`` (3, H, W) when the collection
-    records goal images. Padded steps repeat the episode's last action and state.
+    records goal images, ``goal_state`` (G,) when it records the goals' states (what the goal probe reads). Padded
+    steps repeat the episode's last action and state.
     """
 
     def __init__(self, root: str | Path, chunk: int, split: str = "train", val_shards: int = 1, frames: bool = False):
@@ -43,6 +44,7 @@ class DemonstrationChunks(Dataset):
         train, val = shard_split(len(shards), val_shards)
         self.shards = [shards[i] for i in (train if split == "train" else val)]
         self.has_goal = all(GOAL_KEY in shard for shard in self.shards)
+        self.has_goal_state = all(GOAL_STATE_KEY in shard for shard in self.shards)
         self.index = np.concatenate(
             [np.insert(_step_index(s["episode_lengths"]), 0, number, axis=1) for number, s in enumerate(self.shards)]
         )  # (N, 5): shard, episode, observation row, action row, steps left
@@ -54,6 +56,19 @@ class DemonstrationChunks(Dataset):
     def states(self) -> np.ndarray:
         """Every observation's true state (Σ (L+1), S): what proprio inputs are normalised by."""
         return np.concatenate([s["state"] for s in self.shards])
+
+    def frame_statistics(self, limit: int = 4096, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean frame (3, H, W) and the std () of the frames around it, over up to ``limit`` observations drawn
+        without replacement (as :func:`obs_to_tensor` gives them): what a policy standardises its frames by.
+
+        A fixed camera makes most pixels the same in every frame; with the mean frame removed, what is left is what
+        changes (the agent, the goal), on the scale of the standardised proprio state."""
+        rows = np.concatenate([np.full(len(s["obs"]), i) for i, s in enumerate(self.shards)])
+        offsets = np.concatenate([np.arange(len(s["obs"])) for s in self.shards])
+        pick = np.sort(np.random.default_rng(seed).permutation(len(rows))[:limit])
+        frames = torch.cat([obs_to_tensor(self.shards[rows[i]]["obs"][offsets[i]][None]) for i in pick])
+        mean = frames.mean(0)
+        return mean, (frames - mean).std()
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         shard, episode, o, a, left = (int(v) for v in self.index[i])
@@ -70,4 +85,6 @@ class DemonstrationChunks(Dataset):
             item["future_obs"] = obs_to_tensor(arrays["obs"][o + 1 + ahead])
         if self.has_goal:
             item["goal"] = obs_to_tensor(arrays[GOAL_KEY][episode : episode + 1])[0]
+        if self.has_goal_state:
+            item["goal_state"] = torch.from_numpy(arrays[GOAL_STATE_KEY][episode])
         return item

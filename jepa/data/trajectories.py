@@ -8,7 +8,8 @@ A collection is one directory (format version 1):
   ``actions`` float32 (ΣL, A), ``rewards`` float32 (ΣL,), ``terminated`` / ``truncated`` bool (ΣL,): the
   L steps of each episode, action t leading from observation t to t + 1; ``episode_ids`` and
   ``episode_lengths`` int64 (E,): the global episode numbers and their L; for goal-conditioned envs
-  ``goal_obs`` uint8 (E, H, W, 3), each episode's goal image.
+  ``goal_obs`` uint8 (E, H, W, 3), each episode's goal image, and ``goal_state`` float32 (E, G), the goal the env
+  reports in its info (Two-Rooms: the goal position; the MuJoCo goal tasks: the goal qpos), which probes read.
 - ``meta.json``, written last: format, version, the shard names, counts (episodes, transitions), shapes,
   and what the collector records (env id, seed, policy, ...).
 
@@ -43,6 +44,7 @@ OBS_KEYS = {"obs": np.uint8, "state": np.float32}  # one row per observation
 STEP_KEYS = {"actions": np.float32, "rewards": np.float32, "terminated": np.bool_, "truncated": np.bool_}
 EPISODE_KEYS = {"episode_ids": np.int64, "episode_lengths": np.int64}
 GOAL_KEY = "goal_obs"  # optional, one goal image per episode
+GOAL_STATE_KEY = "goal_state"  # optional, the goal as the env reports it, one row per episode
 # What numpy and zipfile raise on a missing, truncated or garbled shard, plus ShardError for bad contents.
 SHARD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
@@ -54,7 +56,8 @@ class ShardError(ValueError):
 @dataclass
 class Episode:
     """One episode: ``obs`` (L+1, H, W, 3) uint8, ``state`` (L+1, S), ``actions`` (L, A), ``rewards``,
-    ``terminated``, ``truncated`` (L,); ``goal_obs`` (H, W, 3) uint8 for goal-conditioned envs."""
+    ``terminated``, ``truncated`` (L,); ``goal_obs`` (H, W, 3) uint8 and ``goal_state`` (G,) for goal-conditioned
+    envs."""
 
     obs: np.ndarray
     state: np.ndarray
@@ -63,6 +66,7 @@ class Episode:
     terminated: np.ndarray
     truncated: np.ndarray
     goal_obs: np.ndarray | None = None
+    goal_state: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -74,8 +78,8 @@ def shard_name(index: int) -> str:
 
 
 def write_shard(path: str | Path, episodes: Sequence[Episode], first_id: int) -> Path:
-    """Write ``episodes`` (numbered from ``first_id``) as one shard, atomically; their goal images too when
-    every episode has one."""
+    """Write ``episodes`` (numbered from ``first_id``) as one shard, atomically; their goal images and goal states
+    too when every episode has them."""
     arrays = {key: np.concatenate([getattr(e, key) for e in episodes]).astype(dtype) for key, dtype in OBS_KEYS.items()}
     for key, dtype in STEP_KEYS.items():
         arrays[key] = np.concatenate([getattr(e, key) for e in episodes]).astype(dtype)
@@ -83,6 +87,8 @@ def write_shard(path: str | Path, episodes: Sequence[Episode], first_id: int) ->
     arrays["episode_lengths"] = np.array([e.length for e in episodes], dtype=np.int64)
     if all(e.goal_obs is not None for e in episodes):
         arrays[GOAL_KEY] = np.stack([e.goal_obs for e in episodes]).astype(np.uint8)
+    if all(e.goal_state is not None for e in episodes):
+        arrays[GOAL_STATE_KEY] = np.stack([e.goal_state for e in episodes]).astype(np.float32)
     _check_shard(arrays)
     return write_file_atomically(path, lambda f: np.savez_compressed(f, **arrays))
 
@@ -107,6 +113,8 @@ def _check_shard(arrays: dict[str, np.ndarray]) -> None:
     if GOAL_KEY in arrays and arrays[GOAL_KEY].shape != (len(lengths), *arrays["obs"].shape[1:]):
         shape = arrays[GOAL_KEY].shape
         raise ShardError(f"{GOAL_KEY} must be one {arrays['obs'].shape[1:]} image per episode, got {shape}")
+    if GOAL_STATE_KEY in arrays and (arrays[GOAL_STATE_KEY].ndim != 2 or len(arrays[GOAL_STATE_KEY]) != len(lengths)):
+        raise ShardError(f"{GOAL_STATE_KEY} must be one row per episode, got {arrays[GOAL_STATE_KEY].shape}")
 
 
 def read_shard(path: str | Path) -> dict[str, np.ndarray]:

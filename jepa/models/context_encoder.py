@@ -53,14 +53,28 @@ class ContextEncoder(nn.Module):
         return self.norm(x)
 
     def forward(
-        self, obs: torch.Tensor, proprio: torch.Tensor | None = None, goal: torch.Tensor | None = None
+        self,
+        obs: torch.Tensor,
+        proprio: torch.Tensor | None = None,
+        goal: torch.Tensor | None = None,
+        *,
+        proprio_keep: torch.Tensor | None = None,
+        style: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """obs (B, 3, H, W), proprio (B, S) (normalised) or None, goal (B, 3, H, W) or None -> (B, N, D)."""
+        """obs (B, 3, H, W), proprio (B, S) (normalised) or None, goal (B, 3, H, W) or None -> (B, N, D).
+
+        ``proprio_keep`` (B,) of 0/1: where 0, the proprio token carries no state, only its kind (proprio dropout);
+        ``style`` (B, D): one more token in front (ACT's CVAE latent)."""
         tokens = [self._image_tokens(obs, OBSERVATION)]
         if proprio is not None:
-            tokens.insert(0, (self.proprio(proprio) + self.kinds[PROPRIO]).unsqueeze(1))
+            state = self.proprio(proprio)
+            if proprio_keep is not None:
+                state = state * proprio_keep[:, None]
+            tokens.insert(0, (state + self.kinds[PROPRIO]).unsqueeze(1))
         if goal is not None:
             tokens.append(self._image_tokens(goal, GOAL))
+        if style is not None:
+            tokens.insert(0, style.unsqueeze(1))
         return self._blocks(torch.cat(tokens, dim=1))
 
     def encode_states(self, states: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

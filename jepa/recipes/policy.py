@@ -1,6 +1,11 @@
 """The policy recipes: ACT-JEPA, ACT and behaviour cloning cloned from the demonstrations of a ``jepa collect``
-directory, then checked on held-out episodes (action error; the future-state probe of the encoder beside a
-random-init one) and in the env the demonstrations came from (seeded rollouts with 95 % intervals, GIFs)."""
+directory, then checked on held-out episodes and in the env the demonstrations came from (seeded rollouts with
+95 % intervals, GIFs).
+
+The held-out checks say what a policy reads, for the trained policy and a random-init one of the same
+architecture: the action error with the inputs intact, with the frames (observation and goal image together)
+shuffled across samples and with the goal images alone shuffled (a policy that ignores them scores the same); a
+probe of the goal (R² of its state) and the future-state probe, both from the frozen context tokens."""
 
 from __future__ import annotations
 
@@ -12,39 +17,60 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 import envs  # noqa: F401  (registers the environments the demonstrations came from)
-from evals import format_table, future_state_probe, summarise_seeds, write_eval
+from evals import attentive_regression, format_table, future_state_probe, summarise_seeds, write_eval
+from evals.probes import r2_score
+from evals.shortcuts import shuffle_across_samples
 from jepa.agents import PolicyAgent, run_episodes
 from jepa.common.runtime import select_device
 from jepa.data import DemonstrationChunks
 from jepa.methods import ChunkPolicy
 from jepa.methods.policy import masked_l1
 from jepa.models import ContextEncoder, QueryDecoder
+from jepa.models.style_encoder import StyleEncoder
 from jepa.recipes.registry import Recipe, load_run, register
 from jepa.train.engine import TrainingSetup, to_device
 
 log = logging.getLogger(__name__)
+CHECK_COLUMNS = ["encoder", "action_l1", "shuffled_frames_l1", "shuffled_goal_l1", "goal_r2"]
 PROBE_COLUMNS = ["encoder", "rmse", "step_l2", "last_l2"]
+FRAMES, GOAL = ("obs", "goal"), ("goal",)  # what the shuffled checks permute across samples
 ROLLOUT_SEED = 1000  # episode seeds from 1000 + train.seed on: apart from the seeds collection reset its envs with
 
 
 def build_policy(cfg: DictConfig, facts: dict) -> ChunkPolicy:
     """The policy of ``method`` for the data ``facts`` describe: ``dims`` (image_size, action_dim, proprio_dim,
-    goal) and ``normalisation`` (the action space's bounds, the training states' mean and std)."""
+    goal) and ``normalisation`` (the action space's bounds, the training states' mean and std). Its frame
+    statistics start at mean 0 and std 1: :func:`build` measures them, a checkpoint restores them."""
     m, dims = cfg.method, facts["dims"]
     encoder = ContextEncoder(dims["image_size"], m.patch_size, dims["proprio_dim"], m.embed_dim, m.depth, m.num_heads)
     decoder = QueryDecoder(m.chunk, m.embed_dim, m.embed_dim, dims["action_dim"], m.decoder_depth, m.num_heads)
-    predictor, latent = None, {}
+    predictor, style, latent = None, None, {}
     if m.name == "act_jepa":
         predictor = QueryDecoder(
             m.chunk, m.predictor_dim, m.embed_dim, m.embed_dim, m.predictor_depth, m.predictor_heads
         )
         latent = {"latent_target": m.latent_target, "latent_weight": m.latent_weight}
+    if m.cvae:
+        style = StyleEncoder(
+            dims["action_dim"], dims["proprio_dim"], m.embed_dim, m.depth, m.num_heads, m.latent_dim, m.embed_dim
+        )
     normalisation = {key: torch.tensor(value) for key, value in facts["normalisation"].items()}
-    inputs = {"goal_conditioned": dims["goal"], "proprio_input": m.proprio_input}
-    return ChunkPolicy(encoder, decoder, predictor, **inputs, **normalisation, **latent)
+    frames = {"frame_mean": torch.zeros(3, dims["image_size"], dims["image_size"]), "frame_std": torch.ones(())}
+    inputs = {"goal_conditioned": dims["goal"], "proprio_input": m.proprio_input, "proprio_dropout": m.proprio_dropout}
+    return ChunkPolicy(
+        encoder, decoder, predictor, style, **inputs, **normalisation, **frames, **latent, kl_weight=m.kl_weight
+    )
+
+
+def random_init_like(cfg: DictConfig, policy: ChunkPolicy, facts: dict) -> ChunkPolicy:
+    """A random-init policy of ``policy``'s architecture that reads its inputs as ``policy`` does (the same
+    normalisation buffers), in eval mode on the same device."""
+    fresh = build_policy(cfg, facts)
+    fresh.load_state_dict(dict(policy.named_buffers()), strict=False)
+    return fresh.eval().to(policy.frame_mean.device)
 
 
 def _demonstrations(cfg: DictConfig, split: str, chunk: int, frames: bool = False) -> DemonstrationChunks:
@@ -79,7 +105,11 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
     facts = _facts(demos)
     episodes = sum(len(shard["episode_lengths"]) for shard in demos.shards)
     log.info("cloning %d steps of %d episodes of %s", len(demos), episodes, facts["env"])
-    return TrainingSetup(build_policy(cfg, facts), demos, facts=facts)
+    policy = build_policy(cfg, facts)
+    if m.standardise_frames:
+        mean, std = demos.frame_statistics(seed=cfg.train.seed)
+        policy.frame_mean.copy_(mean), policy.frame_std.copy_(std)
+    return TrainingSetup(policy, demos, facts=facts)
 
 
 def _probe_set(cfg: DictConfig, split: str) -> Subset:
@@ -91,65 +121,89 @@ def _probe_set(cfg: DictConfig, split: str) -> Subset:
 
 
 @torch.no_grad()
-def _tokens_and_changes(
+def _tokens_and_targets(
     policy: ChunkPolicy, steps: Subset, device: torch.device, batch_size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The frozen encoder's context tokens (N, T, D) and the true state changes ahead (N, K, S)."""
-    tokens, changes = [], []
+) -> dict[str, torch.Tensor]:
+    """The frozen encoder's context tokens (N, T, D), the true state changes ahead (N, K, S) and, when the
+    collection records them, the goal states (N, G)."""
+    out: dict[str, list] = {"tokens": [], "changes": [], "goals": []}
     for batch in DataLoader(steps, batch_size=batch_size):
-        tokens.append(policy.context(to_device(batch, device)).cpu())
-        changes.append(batch["future_states"] - batch["proprio"][:, None])
-    return torch.cat(tokens), torch.cat(changes)
+        out["tokens"].append(policy.context(to_device(batch, device)).cpu())
+        out["changes"].append(batch["future_states"] - batch["proprio"][:, None])
+        if "goal_state" in batch:
+            out["goals"].append(batch["goal_state"])
+    return {key: torch.cat(values) for key, values in out.items() if values}
 
 
 @torch.no_grad()
-def _action_error(policy: ChunkPolicy, steps: Subset, device: torch.device, batch_size: int) -> float:
+def action_errors(
+    policy: ChunkPolicy, steps: Dataset, device: torch.device, batch_size: int, seed: int = 0
+) -> dict[str, float]:
     """Mean |predicted - demonstrated| action component over the held-out steps' chunks (each step's valid actions
-    averaged first), in env units."""
-    total = 0.0
+    averaged first), in env units: ``action_l1`` with the inputs intact, ``shuffled_frames_l1`` with the
+    observations and goal images permuted across the samples of each batch (together), ``shuffled_goal_l1`` (goal-
+    conditioned policies) with the goal images alone permuted. A policy that does not read an input scores the same
+    with it shuffled."""
+    checks = {"action_l1": (), "shuffled_frames_l1": FRAMES}
+    if policy.goal_conditioned:
+        checks["shuffled_goal_l1"] = GOAL
+    totals, generator = dict.fromkeys(checks, 0.0), torch.Generator().manual_seed(seed)
     for batch in DataLoader(steps, batch_size=batch_size):
         batch = to_device(batch, device)
-        predicted = policy.act(batch["obs"], batch["proprio"], batch.get("goal"))
-        total += masked_l1(predicted, batch["actions"], batch["valid"]).item() * len(predicted)
-    return total / len(steps)
+        for name, keys in checks.items():
+            inputs = shuffle_across_samples(batch, keys, generator)
+            predicted = policy.act(inputs["obs"], inputs["proprio"], inputs.get("goal"))
+            totals[name] += masked_l1(predicted, batch["actions"], batch["valid"]).item() * len(predicted)
+    return {name: total / len(steps) for name, total in totals.items()}
 
 
-def future_state_rows(cfg: DictConfig, policy: ChunkPolicy, facts: dict, device: torch.device) -> list[list[dict]]:
-    """Per probe seed, the future-state probe of the policy's frozen encoder and of a random-init policy's."""
+def probe_rows(cfg: DictConfig, policy: ChunkPolicy, facts: dict, device: torch.device) -> list[list[dict]]:
+    """Per probe seed, one row for the trained policy and one for a random-init policy of the same architecture:
+    the held-out action errors (:func:`action_errors`), the goal probe's R² (when the collection records the goal
+    states) and the future-state probe's errors, all from the frozen context tokens."""
     train_steps, val_steps = _probe_set(cfg, "train"), _probe_set(cfg, "val")
+    val_chunks = _demonstrations(cfg, "val", cfg.method.chunk)
     batch_size, epochs = cfg.eval.batch_size, cfg.method.probe_epochs
 
-    def features(model: ChunkPolicy) -> tuple[torch.Tensor, ...]:
-        return (
-            *_tokens_and_changes(model, train_steps, device, batch_size),
-            *_tokens_and_changes(model, val_steps, device, batch_size),
-        )
+    def row(model: ChunkPolicy, seed: int) -> dict:
+        train = _tokens_and_targets(model, train_steps, device, batch_size)
+        val = _tokens_and_targets(model, val_steps, device, batch_size)
+        figures = action_errors(model, val_chunks, device, batch_size, seed)
+        if "goals" in train:
+            predicted = attentive_regression(
+                train["tokens"], train["goals"], val["tokens"], epochs=epochs, seed=seed, device=device
+            )
+            figures["goal_r2"] = r2_score(predicted.double(), val["goals"].double())
+        changes = (train["tokens"], train["changes"], val["tokens"], val["changes"])
+        return figures | future_state_probe(*changes, epochs=epochs, seed=seed, device=device)
 
-    trained = features(policy)
     rows_per_seed = []
     for seed in range(cfg.eval.seeds):
         torch.manual_seed(cfg.train.seed + 1000 + seed)
-        encoders = {cfg.method.name: trained, "random_init": features(build_policy(cfg, facts).eval().to(device))}
+        random_init = random_init_like(cfg, policy, facts)
         rows_per_seed.append(
             [
-                {"encoder": name, **future_state_probe(*data, epochs=epochs, seed=seed, device=device)}
-                for name, data in encoders.items()
+                {"encoder": name, **row(model, seed)}
+                for name, model in ((cfg.method.name, policy), ("random_init", random_init))
             ]
         )
     return rows_per_seed
 
 
 def evaluate(cfg: DictConfig, policy: ChunkPolicy, facts: dict) -> dict:
-    """Held-out action error, the future-state probe over ``eval.seeds`` seeds and ``method.rollouts`` seeded
-    episodes; writes ``eval.json`` (and the rollout's files under ``rollout/``) and prints them."""
+    """The held-out checks of :func:`probe_rows` over ``eval.seeds`` seeds and ``method.rollouts`` seeded episodes;
+    writes ``eval.json`` (and the rollout's files under ``rollout/``) and prints them."""
     device = select_device(cfg.train.device)
     policy.eval().to(device)
     run_dir = Path(cfg.run_dir)
-    val_steps = _demonstrations(cfg, "val", cfg.method.chunk)
-    results: dict = {"val_action_l1": _action_error(policy, val_steps, device, cfg.eval.batch_size)}
-    rows_per_seed = future_state_rows(cfg, policy, facts, device)
-    results |= {"rows": summarise_seeds(rows_per_seed), "rows_per_seed": rows_per_seed}
-    print(f"\nheld-out action error (mean |a - a_demo| per component): {results['val_action_l1']:.4f}")
+    rows_per_seed = probe_rows(cfg, policy, facts, device)
+    results: dict = {"rows": summarise_seeds(rows_per_seed), "rows_per_seed": rows_per_seed}
+    results["val_action_l1"] = results["rows"][0]["action_l1"]
+    if "goal_r2" not in results["rows"][0]:
+        log.info("%s records no goal states (collected before they were): no goal probe", cfg.data.root)
+    print("\nheld-out action error (mean |a - a_demo| per component), intact and with inputs shuffled across samples;")
+    print("goal probe (R² of the goal state from the frozen context tokens):")
+    print(format_table(results["rows"], [c for c in CHECK_COLUMNS if c in results["rows"][0]]))
     print(f"future-state probe ({cfg.method.probe_horizon} steps ahead, state units, held-out episodes):")
     print(format_table(results["rows"], PROBE_COLUMNS))
     if cfg.method.rollouts:
