@@ -228,12 +228,15 @@ def test_each_policy_trains_through_the_engine_and_reports_its_probe_and_rollout
     assert ("latents" in losses[-1]) == (method == "act_jepa")
 
 
-def test_a_trained_policy_loads_in_one_call_and_acts_in_its_env(trained, tmp_path):
+def test_a_trained_policy_loads_in_one_call_and_acts_in_its_env(trained, demos, tmp_path):
     from jepa.agents import run_episodes
     from jepa.recipes import load_policy
 
     agent = load_policy(trained["act_jepa"])
     assert agent.execute == CHUNK and agent.policy.goal_conditioned
+    mean, std = DemonstrationChunks(demos, CHUNK, "train", val_shards=1).frame_statistics()  # saved with the weights
+    torch.testing.assert_close(agent.policy.frame_mean, mean)
+    torch.testing.assert_close(agent.policy.frame_std, std)
     results = run_episodes("jepa/TwoRooms-v0", agent, episodes=1, gifs=0, out=tmp_path, progress=False)
     assert results["episodes"][0]["steps"] > 0
 
