@@ -1,5 +1,6 @@
-"""seq-JEPA: the objective (shapes, the 1 - cosine loss, the action embedding, the ablation without actions, the EMA
-target), its two data settings trained end to end through ``jepa train`` with their probes, and its config checks."""
+"""seq-JEPA: the objective (shapes, the 1 - cosine loss, the action embedding, the standardised encodings, the
+ablation without actions, the EMA target), the rotation actions, the MLP probe and the shortcut check, its three
+presets trained end to end through ``jepa train`` with their probes, and its config checks."""
 
 from __future__ import annotations
 
@@ -92,6 +93,47 @@ def test_the_action_embedding_is_a_linear_map_without_bias_then_batch_norm_witho
     torch.testing.assert_close(model.embed_actions(100 * actions), embedded, atol=1e-4, rtol=1e-4)  # scale-free
 
 
+def aggregator_inputs(model: SeqJEPA, data: dict) -> torch.Tensor:
+    """The view encodings as the aggregator's first block reads them, (B, M, D), in a training forward pass."""
+    seen = []
+    hook = model.aggregator[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    model.train()(data)
+    hook.remove()
+    return seen[0][:, 1:, :D].detach()  # after the [AGG] token, before the action embedding
+
+
+def test_normalised_encodings_enter_the_aggregator_standardised_per_feature_over_the_batch():
+    model, data = tiny(), batch()
+    with torch.no_grad():
+        model.encoder.proj.bias.fill_(50.0)  # encodings of all views nearly one vector, as a ViT's mean-pooled tokens
+    z = aggregator_inputs(model, data).flatten(0, 1)  # every view of the batch
+    torch.testing.assert_close(z.mean(0), torch.zeros(D), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(0, correction=0), torch.ones(D), atol=1e-3, rtol=0)
+    assert isinstance(model.encoding_norm, nn.BatchNorm1d) and not model.encoding_norm.affine
+
+
+def test_without_normalised_encodings_the_aggregator_reads_the_raw_encodings_and_the_loss_is_as_before():
+    model, data = tiny(normalise_encodings=False), batch()
+    torch.testing.assert_close(aggregator_inputs(model, data), model.encode(data["views"][:, :M]), atol=0, rtol=0)
+    assert not any(key.startswith("encoding_norm") for key in model.state_dict())  # runs from before it load
+    # the loss of the code before the option, same seed and batch
+    torch.testing.assert_close(model(data)["loss"], torch.tensor(1.1929631233215332), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        tiny(action_conditioning=False, normalise_encodings=False)(data)["loss"], torch.tensor(0.9061441421508789)
+    )
+
+
+def test_at_evaluation_the_aggregate_of_one_sequence_does_not_depend_on_its_batch():
+    model, data = tiny(), batch()
+    model(data)  # a training step's batch statistics move the running ones
+    model.eval()
+    views, actions = data["views"][:, :M], data["actions"]
+    alone = model.aggregate(views[:1], actions[:1])
+    torch.testing.assert_close(alone, model.aggregate(views, actions)[:1])
+    raw = model.encoder(views.flatten(0, 1)).view(B, M, D)
+    assert torch.equal(model.encode(views), raw)  # what the equivariance probe reads is not standardised
+
+
 def test_without_action_conditioning_no_action_reaches_the_aggregate_or_the_loss():
     data, changed = batch(), batch()
     changed["actions"] = data["actions"] + torch.randn(B, M, A)
@@ -132,6 +174,34 @@ def test_update_target_moves_only_the_target_encoder_by_its_momentum():
     assert model.eval_encoder() is model.encoder
 
 
+# ---- the shortcut check ----------------------------------------------------------------------------------------------
+class ConstantEncoder(nn.Module):
+    """An encoder that ignores its input: (B, 3, 8, 8) -> the same (B, D) vector for every image."""
+
+    embed_dim = D
+
+    def __init__(self):
+        super().__init__()
+        self.value = nn.Parameter(torch.randn(D))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value.expand(len(x), -1)
+
+
+def test_shuffling_the_views_across_sequences_changes_the_loss_only_of_a_model_that_reads_them():
+    from jepa.recipes.seq_jepa import sequence_losses
+
+    data = batch()
+    for encoder, reads_views in ((ConstantEncoder(), False), (FlatEncoder(), True)):
+        model = tiny(encoder=encoder).eval()
+        model.target_encoder = FlatEncoder()  # a target that differs between sequences
+        z = model.encode(data["views"][:, :M])
+        losses = sequence_losses(model, data, z)
+        assert losses["loss"].shape == losses["shuffled_views_loss"].shape == (B,)
+        assert torch.equal(losses["loss"], losses["shuffled_views_loss"]) is not reads_views
+        torch.testing.assert_close(losses["loss"].mean(), model(data)["loss"])  # the loss, per sequence
+
+
 # ---- the sequences ---------------------------------------------------------------------------------------------------
 def test_only_parameters_a_spec_varies_are_actions():
     names = [VIEW_PARAMS[i] for i in varying_params(ViewSpec(32))]
@@ -153,6 +223,59 @@ def test_view_sequences_pair_each_view_with_the_change_of_parameters_to_the_next
     assert made["views"].shape == (4, M + 1, 3, 16, 16) and torch.equal(made["views"], reference["views"][0])
     assert torch.equal(made["actions"], relative_actions(reference["params"][0])[..., columns])
     assert made["actions"].shape == (4, M, len(columns)) and made["y"].tolist() == [0, 1, 0, 1]
+
+
+def rotations_only(size: int = 16) -> ViewSpec:
+    """Views that differ only by a rotation of up to half a turn either way: the whole image, nothing else drawn."""
+    return ViewSpec(
+        size, scale=(1.0, 1.0), ratio=(1.0, 1.0), rotation=180.0, flip_p=0.0, jitter_p=0.0, grayscale_p=0.0, blur_p=0.0
+    )
+
+
+def test_views_of_the_whole_image_have_no_crop_actions():
+    from jepa.recipes.seq_jepa import action_params
+
+    assert action_params(ViewSpec(16)) == list(varying_params(ViewSpec(16)))  # crops that vary stay actions
+    assert [VIEW_PARAMS[i] for i in varying_params(rotations_only())][:4] == ["centre_y", "centre_x", "height", "width"]
+    assert [VIEW_PARAMS[i] for i in action_params(rotations_only())] == ["rotation"]
+
+
+@pytest.mark.parametrize("relative_rotation", ["difference", "cos_sin"])
+def test_the_relative_rotation_is_the_angle_difference_or_its_cosine_and_sine(relative_rotation):
+    from jepa.recipes.seq_jepa import ViewSequences, rotation_as_cos_sin
+
+    spec, maker = rotations_only(), ViewMaker()
+    samples = [(torch.rand(3, 16, 16), 0) for _ in range(4)]
+    context = BatchContext(step=1, seed=0, global_batch=4, rows=slice(0, 4))
+    sequences = ViewSequences(spec, M + 1, maker, relative_rotation)
+    actions = sequences(samples, context)["actions"]
+    turns = relative_actions(MultiViewCollator([(spec, M + 1)], maker)(samples, context)["params"][0])[..., 5]
+    assert VIEW_PARAMS[5] == "rotation" and turns.abs().max() > 1  # some pairs of views are over half a turn apart
+    if relative_rotation == "difference":
+        assert sequences.names == ["rotation"] and torch.equal(actions, turns[..., None])
+    else:  # +340 and -20 degrees are one change of view, and one action
+        assert sequences.names == ["rotation", "rotation"] and actions.shape == (4, M, 2)
+        torch.testing.assert_close(actions, torch.stack([(torch.pi * turns).cos(), (torch.pi * turns).sin()], -1))
+        wrapped = torch.tensor([340.0, -20.0]) / 180
+        cos_sin = rotation_as_cos_sin(wrapped[:, None], 0)
+        torch.testing.assert_close(cos_sin[0], cos_sin[1])
+
+
+# ---- the MLP probe ---------------------------------------------------------------------------------------------------
+def test_the_mlp_probe_reads_what_a_ridge_cannot_and_is_a_function_of_its_seed():
+    from evals import linear_regression_probe, mlp_regression_probe
+
+    g = torch.Generator().manual_seed(0)
+    x = 2 * torch.rand(900, 4, generator=g) - 1
+    t = torch.stack([x[:, 0] * x[:, 1], (torch.pi * x[:, 2]).cos()], 1)  # no linear part at all
+    splits = (x[:600], t[:600], x[600:], t[600:])
+    mlp = mlp_regression_probe(*splits, epochs=60, seed=0)
+    assert mlp["r2"] > 0.8 and linear_regression_probe(*splits)["r2"] < 0.05
+    assert len(mlp["r2_per_column"]) == 2 and mlp["r2"] == pytest.approx(sum(mlp["r2_per_column"]) / 2)
+    assert mlp_regression_probe(*splits, epochs=60, seed=0) == mlp
+    noise = torch.randn(900, 1, generator=g)
+    unreadable = mlp_regression_probe(x[:600], noise[:600], x[600:], noise[600:], epochs=60, patience=5, seed=0)
+    assert unreadable["r2"] < 0.05 and unreadable["epochs"] < 55  # stopped early, at its best held-out epoch
 
 
 # ---- end to end through `jepa train` ---------------------------------------------------------------------------------
@@ -188,19 +311,28 @@ def _rows(run_dir) -> tuple[dict, dict]:
     return results, {row["encoder"]: row for row in results["rows"]}
 
 
+TINY_SHAPES = ["model.patch_size=4", "data.image_size=32", "data.num_train=128", "data.num_val=64"]
+LOSSES = ("val_loss", "shuffled_views_loss")
+
+
 def test_views_of_shapes_train_and_probe_invariance_and_equivariance(data_root, tmp_path):
     from jepa.recipes import load_run
 
-    shapes = ["experiment=seq_jepa_shapes", "model.patch_size=4", "data.image_size=32", "data.num_train=128"]
-    shapes += ["data.num_val=64", f"data.root={data_root}"]
+    shapes = ["experiment=seq_jepa_shapes", *TINY_SHAPES, f"data.root={data_root}"]
     _train(*shapes, f"run_dir={tmp_path / 'on'}")
     _train(*shapes, f"run_dir={tmp_path / 'off'}", "method.action_conditioning=false")
     on, on_rows = _rows(tmp_path / "on")
     off, off_rows = _rows(tmp_path / "off")
     assert on["action_conditioning"] and not off["action_conditioning"] and on["seeds"] == 2
+    assert on["normalise_encodings"]
     assert set(on_rows) == {"seq_jepa", "random_init", "raw_input"} and "seq_jepa_no_actions" in off_rows
     for row in [*on_rows.values(), *off_rows.values()]:
         assert 0 <= row["invariant_acc"] <= 1 and row["equivariant_r2"] <= 1 and row["invariant_acc_ci"] is not None
+    per_parameter = {f"equivariant_{VIEW_PARAMS[i]}_r2" for i in varying_params(ViewSpec(32))}
+    for row in (on_rows["seq_jepa"], on_rows["random_init"], off_rows["seq_jepa_no_actions"]):
+        assert per_parameter <= set(row) and row["equivariant_mlp_r2"] <= 1
+        assert all(row[key] >= 0 for key in LOSSES)
+    assert per_parameter <= set(on_rows["raw_input"]) and not set(LOSSES) & set(on_rows["raw_input"])  # no loss
     assert (on["num_train"], on["num_val"]) == (64, 64)  # method.probe_sequences caps the 128 training images
     cfg, method, facts = load_run(tmp_path / "on")
     assert isinstance(method, SeqJEPA) and facts["action_dim"] == len(varying_params(ViewSpec(32)))
@@ -218,10 +350,27 @@ def test_two_rooms_windows_train_and_probe_path_integration_per_number_of_views(
     paths = {column for column in rows["seq_jepa"] if column.startswith("path_") and column.endswith("_r2")}
     assert paths == {"path_2_r2", "path_3_r2"}  # the displacement across 2 and 3 views (one view has none)
     assert all(row["path_3_r2"] <= 1 and row["path_3_r2_ci"] is not None for row in rows.values())
+    assert all(rows[name][key] >= 0 for name in ("seq_jepa", "random_init") for key in LOSSES)
     assert (run / "path_integration.png").stat().st_size > 0
     _, method, facts = load_run(run)
     assert facts["action_dim"] == 2 * 2  # Two-Rooms' 2-D action, two env steps per view
     assert method.action_embed[0].in_features == 4
+
+
+def test_rotations_train_with_the_relative_rotation_as_the_action_and_probe_it(data_root, tmp_path):
+    from jepa.recipes import load_run
+
+    run = tmp_path / "run"
+    _train("experiment=seq_jepa_rotations", *TINY_SHAPES, f"data.root={data_root}", f"run_dir={run}")
+    results, rows = _rows(run)
+    assert results["experiment"] == "seq_jepa_rotations"
+    for row in (rows["seq_jepa"], rows["random_init"]):
+        equivariance = {key for key in row if key.startswith("equivariant_") and key.endswith("_r2")}
+        assert equivariance == {"equivariant_r2", "equivariant_mlp_r2", "equivariant_rotation_r2"}
+        assert row["equivariant_mlp_r2"] == row["equivariant_rotation_r2"] <= 1 and row["shuffled_views_loss"] >= 0
+    cfg, method, facts = load_run(run)
+    assert cfg.method.relative_rotation == "cos_sin" and cfg.views.rotation == 180
+    assert facts["action_dim"] == 2 and method.action_embed[0].in_features == 2  # the cosine and sine of the angle
 
 
 @pytest.mark.parametrize(
@@ -233,6 +382,8 @@ def test_two_rooms_windows_train_and_probe_path_integration_per_number_of_views(
         ("method.views_per_sequence=0", "method.views_per_sequence"),
         ("views.blur_p=2", "views.blur_p"),
         ("data.image_size=60", "data.image_size"),
+        ("method.relative_rotation=angle", "method.relative_rotation"),
+        ("method.relative_rotation=cos_sin", "method.relative_rotation"),  # the shapes' views are not rotated
     ],
 )
 def test_bad_seq_jepa_configs_name_their_key(override, key):

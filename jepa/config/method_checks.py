@@ -205,6 +205,7 @@ def _views(cfg: DictConfig, *crop_scales: str) -> None:
 
 def _seq_jepa(cfg: DictConfig) -> None:
     from jepa.data.images import IMAGE_DATASETS
+    from jepa.methods.seq_jepa import RELATIVE_ROTATIONS
     from jepa.models import MODEL_SIZES
 
     m = cfg.method
@@ -227,6 +228,12 @@ def _seq_jepa(cfg: DictConfig) -> None:
         )
     if cfg.data.name != "trajectories":
         _views(cfg, "method.crop_scale")
+    check_choice("method.relative_rotation", m.relative_rotation, RELATIVE_ROTATIONS)
+    if m.relative_rotation == "cos_sin" and (cfg.data.name == "trajectories" or cfg.views.rotation <= 0):
+        raise ConfigError(  # only views rotated by views.rotation have a change of rotation to encode
+            "method.relative_rotation=cos_sin needs views of images rotated by views.rotation > 0 degrees, got "
+            f"data.name={cfg.data.name}, views.rotation={cfg.views.rotation}"
+        )
 
 
 def _policy(cfg: DictConfig) -> None:

@@ -226,7 +226,14 @@ class SeqJEPAConfig:
     # standardise the target embedding per feature over the batch: the centring a ResNet's batch norm gives the
     # authors' encoder; mean-pooled LayerNorm ViT embeddings of similar images point nearly the same way without it
     standardise_target: bool = True
+    # standardise each view's encoding per feature over the batch before the aggregator, as the actions are: the
+    # encodings of different views are nearly one vector, and unstandardised the actions drown them
+    normalise_encodings: bool = True
     crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # views: the crop's share of the image area
+    # views: the change of rotation in an action, as the difference of the angles / 180 degrees, or as cos_sin, the
+    # cosine and sine of the angle between the views, which do not wrap when views.rotation > 90 degrees lets two
+    # views lie more than half a turn apart
+    relative_rotation: str = "difference"
     frameskip: int = 1  # trajectories: env steps between consecutive views (their actions concatenated)
     probe_sequences: int = 2000  # images or windows per split that the probes fit and score
 

@@ -3,28 +3,32 @@ differences of the views' parameters (``data.name`` an image dataset), and seque
 of one episode, whose actions are the agent's (``data.name=trajectories``, a ``jepa collect`` directory).
 
 Evaluation, against a random-init model of the same architecture and the raw pixels: on views, a linear probe of
-the class from the aggregate (invariance) and the ridge R² of the relative transformation between two views from
-their two encodings (equivariance); on trajectories, the ridge R² of the agent's displacement across 2, 3, ..., M
-views from their aggregate (path integration).
+the class from the aggregate (invariance) and the R² of the relative transformation between two views from their
+two encodings (equivariance: a ridge over every action column, and an MLP, the paper's probe, per view parameter);
+on trajectories, the ridge R² of the agent's displacement across 2, 3, ..., M views from their aggregate (path
+integration). In both settings, a shortcut check: the held-out loss with each sequence's observed views and with
+another sequence's (its actions and target kept); a model that does not read the views scores the same on both.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from evals import linear_probe, linear_regression_probe
+from evals import linear_probe, linear_regression_probe, mlp_regression_probe
 from jepa.common.runtime import select_device
 from jepa.data.images import pixel_normalisation
 from jepa.data.loader import BatchContext
 from jepa.data.trajectories import TrajectoryDataset
-from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec, relative_actions, varying_params
+from jepa.data.views import VIEW_PARAMS, MultiViewCollator, ViewMaker, ViewSpec, relative_actions, varying_params
 from jepa.methods.seq_jepa import SeqJEPA
 from jepa.recipes.parts import build_dataset, build_encoder, input_size, view_strengths
 from jepa.recipes.probing import report_probes
@@ -34,6 +38,12 @@ from jepa.train.engine import TrainingSetup, to_device
 from jepa.train.plots import pyplot
 
 TRAJECTORIES = "trajectories"  # the one data.name whose sequences are episodes; every other is views of images
+ROTATION = VIEW_PARAMS.index("rotation")
+CROP = tuple(VIEW_PARAMS.index(name) for name in ("centre_y", "centre_x", "height", "width"))
+SHUFFLE_SEED = 0  # the shortcut check's permutation of each batch's sequences
+# the side of the raw pixels the MLP probe reads: all of two 64 px views (24576 features) cost it ~2 s an epoch on a
+# CPU, 16 px (1536) a twentieth of that
+THUMBNAIL = 16
 
 Features = dict[str, torch.Tensor]  # named per-sequence features or targets, (N, ...) each
 Model = SeqJEPA | None  # None: the raw pixels
@@ -46,18 +56,51 @@ def view_spec(cfg: DictConfig) -> ViewSpec:
     return ViewSpec(input_size(cfg.data), scale=tuple(cfg.method.crop_scale), **view_strengths(cfg))
 
 
+def action_params(spec: ViewSpec) -> list[int]:
+    """The columns of :data:`VIEW_PARAMS` whose changes are the actions: those the spec varies, less the crop's
+    when every view is the whole image (area and aspect 1). A column that never changes adds nothing to an
+    action, and as a probe's target a ridge fits it exactly (R² 1), which would inflate the mean R²."""
+    whole_image = spec.scale == (1.0, 1.0) and spec.ratio == (1.0, 1.0)
+    return [i for i in varying_params(spec) if not (whole_image and i in CROP)]
+
+
+def rotation_as_cos_sin(actions: torch.Tensor, column: int) -> torch.Tensor:
+    """(..., A) -> (..., A + 1): the change of rotation in ``column`` (half-turns) replaced, at its position, by
+    the cosine and sine of that angle. With rotations of up to 180 degrees the difference of two angles wraps:
+    +340 and -20 degrees are one visible change, which the difference puts far apart (a regression from the views
+    cannot tell which it was); the cosine and sine are the same for both and vary smoothly with the angle."""
+    angle = actions[..., column] * math.pi
+    return torch.cat(
+        [actions[..., :column], angle.cos()[..., None], angle.sin()[..., None], actions[..., column + 1 :]], -1
+    )
+
+
 class ViewSequences:
     """Collate: ``length`` views of each image, ``views`` (B, length, C, H, W), with ``actions`` (B, length - 1, A)
-    the differences of consecutive views' parameters in the columns the spec varies, and the class ``y``."""
+    the differences of consecutive views' parameters in the columns of :func:`action_params` (with
+    ``relative_rotation="cos_sin"`` the change of rotation as its cosine and sine), and the class ``y``.
+    ``names``: the view parameter behind each action column (``rotation`` twice for its cosine and sine)."""
 
-    def __init__(self, spec: ViewSpec, length: int, maker: ViewMaker):
+    def __init__(self, spec: ViewSpec, length: int, maker: ViewMaker, relative_rotation: str = "difference"):
         self.views = MultiViewCollator([(spec, length)], maker)
-        self.columns = list(varying_params(spec))
+        self.columns = action_params(spec)
+        self.cos_sin = relative_rotation == "cos_sin"
+        self.names = [VIEW_PARAMS[i] for i in self.columns]
+        if self.cos_sin:
+            self.names.insert(self.columns.index(ROTATION), "rotation")
 
     def __call__(self, samples: list, context: BatchContext) -> dict[str, torch.Tensor]:
         made = self.views(samples, context)
         actions = relative_actions(made["params"][0][..., self.columns])
+        if self.cos_sin:
+            actions = rotation_as_cos_sin(actions, self.columns.index(ROTATION))
         return {"views": made["views"][0], "actions": actions, "y": made["y"]}
+
+
+def view_sequences(cfg: DictConfig) -> ViewSequences:
+    """The run's view sequences: M + 1 views of each image, drawn as :func:`view_spec` says."""
+    maker = ViewMaker(*pixel_normalisation(cfg.data.name))
+    return ViewSequences(view_spec(cfg), cfg.method.views_per_sequence + 1, maker, cfg.method.relative_rotation)
 
 
 class WindowSequences:
@@ -94,6 +137,7 @@ def build_method(cfg: DictConfig, facts: dict) -> SeqJEPA:
         num_heads=m.aggregator_heads,
         predictor_hidden=m.predictor_hidden,
         standardise_target=m.standardise_target,
+        normalise_encodings=m.normalise_encodings,
     )
 
 
@@ -106,26 +150,43 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
         train_set, _ = split_by_shard(windows, cfg.data.val_shards)
         collate = WindowSequences(cfg.method.frameskip)
     else:
-        spec = view_spec(cfg)
-        facts = {"action_dim": len(varying_params(spec))}
+        collate = view_sequences(cfg)
+        facts = {"action_dim": len(collate.names)}
         train_set = build_dataset(cfg.data, "train", run_dir)
-        length = cfg.method.views_per_sequence + 1
-        collate = ViewSequences(spec, length, ViewMaker(*pixel_normalisation(cfg.data.name)))
     return TrainingSetup(build_method(cfg, facts), train_set, collate, facts)
 
 
 # ---- features of each model -----------------------------------------------------------------------------------------
 @torch.no_grad()
+def sequence_losses(model: SeqJEPA, batch: dict, z: torch.Tensor) -> Features:
+    """The shortcut check: ``loss`` (N,), each sequence's 1 - cosine of its prediction to the target embedding of
+    its held-out view, from the encodings ``z`` (N, M, D) of its observed views, and ``shuffled_views_loss`` (N,),
+    the same from another sequence's encodings (one seeded permutation of the batch), its actions and target
+    kept. A model that does not read the views scores the same on both."""
+    target, actions = model.target(batch["views"][:, -1]), batch["actions"]
+    order = torch.randperm(len(z), generator=torch.Generator().manual_seed(SHUFFLE_SEED)).to(z.device)
+    return {
+        "loss": 1 - model.cosines(z, actions, target),
+        "shuffled_views_loss": 1 - model.cosines(z[order], actions, target),
+    }
+
+
+@torch.no_grad()
 def view_features(model: Model, batch: dict, observed: int) -> Features:
-    """``aggregate`` (N, W), of the first ``observed`` views, and ``pair`` (N, 2D), the encodings of the first two
-    (raw pixels: the views' mean and the two views); with the targets ``y``, the class, and ``relative``, the
-    transformation from the first view to the second."""
+    """``aggregate`` (N, W), of the first ``observed`` views, ``pair`` (N, 2D), the encodings of the first two, and
+    ``mlp_pair``, what the MLP probe reads of them (raw pixels: the views' mean, the two views, and the two views
+    pooled to :data:`THUMBNAIL` px), with the models' :func:`sequence_losses`; with the targets ``y``, the class,
+    and ``relative``, the transformation from the first view to the second."""
     views, actions = batch["views"][:, :observed], batch["actions"]
     targets = {"y": batch["y"], "relative": actions[:, 0]}
     if model is None:
-        return targets | {"aggregate": views.mean(1).flatten(1), "pair": views[:, :2].flatten(1)}
+        thumbnails = F.adaptive_avg_pool2d(views[:, :2].flatten(0, 1), THUMBNAIL).view(len(views), -1)
+        pixels = {"aggregate": views.mean(1).flatten(1), "pair": views[:, :2].flatten(1), "mlp_pair": thumbnails}
+        return targets | pixels
     z = model.encode(views)
-    return targets | {"aggregate": model.aggregate_encodings(z, actions), "pair": z[:, :2].flatten(1)}
+    pair = z[:, :2].flatten(1)
+    features = {"aggregate": model.aggregate_encodings(z, actions), "pair": pair, "mlp_pair": pair}
+    return targets | features | sequence_losses(model, batch, z)
 
 
 @torch.no_grad()
@@ -133,14 +194,16 @@ def path_features(model: Model, batch: dict, observed: int) -> Features:
     """For k = 2..``observed``: ``path_k``, the aggregate of the first k views, with the target ``displacement_k``,
     the true state at the k-th view minus that at the first: what the k - 1 actions between them add up to (one
     view has no displacement to tell). The raw pixels' ``path_k`` are those of the first and the k-th view, where
-    the two positions show (a mean of the views would hide which came first)."""
+    the two positions show (a mean of the views would hide which came first). The models' also hold their
+    :func:`sequence_losses`."""
     views, actions, states = batch["views"][:, :observed], batch["actions"], batch["states"]
     counts = range(2, observed + 1)
     targets = {f"displacement_{k}": states[:, k - 1] - states[:, 0] for k in counts}
     if model is None:
         return targets | {f"path_{k}": views[:, [0, k - 1]].flatten(1) for k in counts}
     z = model.encode(views)
-    return targets | {f"path_{k}": model.aggregate_encodings(z[:, :k], actions[:, :k]) for k in counts}
+    paths = {f"path_{k}": model.aggregate_encodings(z[:, :k], actions[:, :k]) for k in counts}
+    return targets | paths | sequence_losses(model, batch, z)
 
 
 def gather(
@@ -186,14 +249,35 @@ def probe_subset(dataset: Dataset, limit: int, seed: int) -> Subset:
 
 
 # ---- probes ---------------------------------------------------------------------------------------------------------
-def view_probes(train: Features, val: Features, seed: int, device: torch.device, batch_size: int) -> dict[str, float]:
+def per_parameter(r2_per_column: list[float], names: list[str]) -> dict[str, float]:
+    """The R² of each view parameter, the mean over its action columns (``names``: the parameter of each)."""
+    columns: dict[str, list[float]] = {}
+    for name, r2 in zip(names, r2_per_column, strict=True):
+        columns.setdefault(name, []).append(r2)
+    return {name: sum(values) / len(values) for name, values in columns.items()}
+
+
+def equivariance_mlp(train: Features, val: Features, seed: int, device: torch.device, names: list[str]) -> dict:
+    """The paper's equivariance probe, an MLP from the two views' encodings to the relative transformation:
+    ``equivariant_<parameter>_r2`` for every view parameter the actions hold, and ``equivariant_mlp_r2``, their
+    mean (each parameter counts once, whatever its number of columns)."""
+    pairs, relative = (train["mlp_pair"], val["mlp_pair"]), (train["relative"], val["relative"])
+    mlp = mlp_regression_probe(pairs[0], relative[0], pairs[1], relative[1], seed=seed, device=device)
+    r2 = per_parameter(mlp["r2_per_column"], names)
+    return {"equivariant_mlp_r2": sum(r2.values()) / len(r2)} | {f"equivariant_{p}_r2": v for p, v in r2.items()}
+
+
+def view_probes(
+    train: Features, val: Features, seed: int, device: torch.device, batch_size: int, names: list[str]
+) -> dict[str, float]:
     """``invariant_acc``: the class from the aggregate; ``equivariant_r2``: the relative transformation between two
-    views from their encodings."""
+    views from their encodings, a ridge over every action column; the MLP's :func:`equivariance_mlp` beside it."""
     invariant = linear_probe(
         train["aggregate"], train["y"], val["aggregate"], val["y"], batch_size=batch_size, seed=seed, device=device
     )
     relative = linear_regression_probe(train["pair"], train["relative"], val["pair"], val["relative"], seed=seed)
-    return {"invariant_acc": invariant["acc"], "equivariant_r2": relative["r2"]}
+    ridge = {"invariant_acc": invariant["acc"], "equivariant_r2": relative["r2"]}
+    return ridge | equivariance_mlp(train, val, seed, device, names)
 
 
 def path_probes(train: Features, val: Features, seed: int) -> dict[str, float]:
@@ -214,9 +298,21 @@ def seed_rows(
     trained: str,
     seed: int,
 ) -> list[dict]:
-    """The rows of one probe seed: the trained model, the random init drawn for that seed, the raw pixels."""
+    """The rows of one probe seed: the trained model, the random init drawn for that seed, the raw pixels; the
+    models' with their :func:`held_out_losses`."""
     sources = {trained: trained, "random_init": random_init_name(seed), "raw_input": "raw_input"}
-    return [{"encoder": row, **probes(train[key], val[key], seed)} for row, key in sources.items()]
+    return [
+        {"encoder": row, **probes(train[key], val[key], seed), **held_out_losses(val[key])}
+        for row, key in sources.items()
+    ]
+
+
+def held_out_losses(val: Features) -> dict[str, float]:
+    """``val_loss`` and ``shuffled_views_loss``, the means of the held-out :func:`sequence_losses` (none for the
+    raw pixels, which have no loss)."""
+    if "loss" not in val:
+        return {}
+    return {"val_loss": val["loss"].mean().item(), "shuffled_views_loss": val["shuffled_views_loss"].mean().item()}
 
 
 def random_init_name(seed: int) -> str:
@@ -254,9 +350,8 @@ def probe_setting(cfg: DictConfig, device: torch.device) -> tuple[list[Subset], 
     splits = [probe_subset(split, cfg.method.probe_sequences, cfg.train.seed) for split in splits]
     if cfg.data.name == TRAJECTORIES:
         return splits, [window_batches(cfg, s) for s in splits], path_features, path_probes
-    length = cfg.method.views_per_sequence + 1
-    collate = ViewSequences(view_spec(cfg), length, ViewMaker(*pixel_normalisation(cfg.data.name)))
-    probes = functools.partial(view_probes, device=device, batch_size=cfg.eval.batch_size)
+    collate = view_sequences(cfg)
+    probes = functools.partial(view_probes, device=device, batch_size=cfg.eval.batch_size, names=collate.names)
     return splits, [image_batches(cfg, s, collate) for s in splits], view_features, probes
 
 
@@ -264,6 +359,7 @@ def evaluate(cfg: DictConfig, method: SeqJEPA, facts: dict) -> dict:
     """Probe the trained model, random-init models of the same architecture (one per probe seed) and the raw
     pixels on up to ``method.probe_sequences`` sequences of held-out images or episodes (and as many training ones
     to fit the probes); with ``eval.seeds`` > 1 each figure is the mean over the probe seeds with its 95 % interval.
+    The models' rows also hold the shortcut check, ``val_loss`` and ``shuffled_views_loss`` (:func:`sequence_losses`).
     Writes ``eval.json`` and ``summary.png`` (on trajectories also ``path_integration.png``) and prints the table,
     headed by the run's action conditioning so that an ablation reads beside its run."""
     device = select_device(cfg.train.device)
@@ -285,7 +381,9 @@ def evaluate(cfg: DictConfig, method: SeqJEPA, facts: dict) -> dict:
         f"{cfg.data.name} ({len(splits[1])} sequences; train {len(splits[0])}"
     )
     facts = {"action_conditioning": m.action_conditioning, "views_per_sequence": observed}
-    results = report_probes(cfg, per_seed, header, facts | {"num_train": len(splits[0]), "num_val": len(splits[1])})
+    facts |= {"normalise_encodings": m.normalise_encodings, "num_train": len(splits[0]), "num_val": len(splits[1])}
+    results = report_probes(cfg, per_seed, header, facts)
+    print("shuffled_views_loss: the held-out loss, each sequence's observed views swapped for another's, actions kept")
     run_dir = Path(cfg.run_dir)
     written = [run_dir / "eval.json", run_dir / "summary.png"]
     if cfg.data.name == TRAJECTORIES:
