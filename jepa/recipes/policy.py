@@ -165,9 +165,11 @@ def probe_rows(cfg: DictConfig, policy: ChunkPolicy, facts: dict, device: torch.
     val_chunks = _demonstrations(cfg, "val", cfg.method.chunk)
     batch_size, epochs = cfg.eval.batch_size, cfg.method.probe_epochs
 
-    def row(model: ChunkPolicy, seed: int) -> dict:
-        train = _tokens_and_targets(model, train_steps, device, batch_size)
-        val = _tokens_and_targets(model, val_steps, device, batch_size)
+    def tokens(model: ChunkPolicy) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        return tuple(_tokens_and_targets(model, steps, device, batch_size) for steps in (train_steps, val_steps))
+
+    def row(model: ChunkPolicy, data: tuple[dict[str, torch.Tensor], ...], seed: int) -> dict:
+        train, val = data
         figures = action_errors(model, val_chunks, device, batch_size, seed)
         if "goals" in train:
             predicted = attentive_regression(
@@ -177,16 +179,12 @@ def probe_rows(cfg: DictConfig, policy: ChunkPolicy, facts: dict, device: torch.
         changes = (train["tokens"], train["changes"], val["tokens"], val["changes"])
         return figures | future_state_probe(*changes, epochs=epochs, seed=seed, device=device)
 
-    rows_per_seed = []
+    trained, rows_per_seed = tokens(policy), []
     for seed in range(cfg.eval.seeds):
         torch.manual_seed(cfg.train.seed + 1000 + seed)
         random_init = random_init_like(cfg, policy, facts)
-        rows_per_seed.append(
-            [
-                {"encoder": name, **row(model, seed)}
-                for name, model in ((cfg.method.name, policy), ("random_init", random_init))
-            ]
-        )
+        rows = {cfg.method.name: row(policy, trained, seed), "random_init": row(random_init, tokens(random_init), seed)}
+        rows_per_seed.append([{"encoder": name, **figures} for name, figures in rows.items()])
     return rows_per_seed
 
 
