@@ -66,7 +66,7 @@ class DemonstrationChunks(Dataset):
         rows = np.concatenate([np.full(len(s["obs"]), i) for i, s in enumerate(self.shards)])
         offsets = np.concatenate([np.arange(len(s["obs"])) for s in self.shards])
         pick = np.sort(np.random.default_rng(seed).permutation(len(rows))[:limit])
-        frames = torch.cat([obs_to_tensor(self.shards[rows[i]]["obs"][offsets[i]][None]) for i in pick])
+        frames = obs_to_tensor(np.stack([self.shards[rows[i]]["obs"][offsets[i]] for i in pick]))  # one conversion
         mean = frames.mean(0)
         return mean, (frames - mean).std()
 

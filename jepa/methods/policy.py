@@ -87,6 +87,10 @@ class ChunkPolicy(nn.Module):
     def _proprio(self, states: torch.Tensor) -> torch.Tensor:
         return (states - self.proprio_mean) / self.proprio_std
 
+    def _proprio_input(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The standardised state (B, S) the encoders read, or None for a policy from pixels alone."""
+        return self._proprio(batch["proprio"]) if self.proprio_input else None
+
     def _frames(self, images: torch.Tensor | None) -> torch.Tensor | None:
         return None if images is None else (images - self.frame_mean) / self.frame_std
 
@@ -99,7 +103,7 @@ class ChunkPolicy(nn.Module):
         proprio_keep: torch.Tensor | None = None,
         style: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        proprio = self._proprio(batch["proprio"]) if self.proprio_input else None
+        proprio = self._proprio_input(batch)
         if style is None and self.style_encoder is not None:  # inference: the prior's mean
             style = self.style_encoder.token(batch["obs"].new_zeros(len(batch["obs"]), self.style_encoder.latent_dim))
         obs, goal = self._frames(batch["obs"]), self._frames(batch.get("goal"))
@@ -131,8 +135,7 @@ class ChunkPolicy(nn.Module):
             keep = (torch.rand(len(valid), device=valid.device) >= self.proprio_dropout).float()
         out: dict[str, torch.Tensor] = {}
         if self.style_encoder is not None:
-            proprio = self._proprio(batch["proprio"]) if self.proprio_input else None
-            mu, logvar = self.style_encoder(actions, valid, proprio)
+            mu, logvar = self.style_encoder(actions, valid, self._proprio_input(batch))
             style = self.style_encoder.token(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
             out["kl"] = gaussian_kl(mu, logvar)
         context = self._encode(batch, keep, style)
