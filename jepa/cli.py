@@ -4,17 +4,22 @@ Every command is a Hydra application composed from ``jepa/configs/<file>.yaml`` 
 Hydra's command line: ``--help`` lists the config groups and every key with its default, ``--cfg job`` prints
 the resolved config and exits, ``--config-dir DIR`` adds a directory of the user's own configs (e.g.
 ``experiment=mine`` from ``DIR/experiment/mine.yaml``), and ``-m key=a,b`` runs a sweep, one job after another.
-A bad key or value exits with status 2, naming it, before any work.
+A bad key or value exits with status 2, naming it, before any work; bad input (a checkpoint, the data) exits 2 and
+what the machine refuses (a full disk, a read-only directory) 1, each as one line (``JEPA_DEBUG=1``: the traceback).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from omegaconf import DictConfig
+
+DEBUG_ENV = "JEPA_DEBUG"  # set to 1: an error shows its traceback (and Hydra's) instead of one line
 
 USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [--config-dir DIR] [-m]
 
@@ -102,48 +107,124 @@ def _in_sweep_job_dir(cfg: DictConfig, command: Command, swept: set[str]) -> Non
     cfg[output] = f"{directory}/{values}"
 
 
+def _first_lines(text: str) -> list[str]:
+    """The lines of an error message that say what is wrong: not OmegaConf's indented node details, Hydra's
+    config search path or its link to the override grammar."""
+    kept = []
+    for line in text.strip().splitlines():
+        if line.startswith(("Config search path", "See https://")):
+            break
+        if line.strip() and not line.startswith("    "):
+            kept.append(line.strip())
+    return kept
+
+
+def _one_line(err: BaseException, command: str) -> str:
+    """An error's message on one line, with what caused it. Hydra's for an unknown key says which key and the
+    nearest declared one instead of its advice to add the key with ``+`` (which the checks refuse too)."""
+    from jepa.config.validate import nearest_key
+
+    text = " ".join(_first_lines(str(err)))
+    details = f"{err}\n{err.__cause__ or ''}"
+    unknown = re.match(r"Could not override '([^']+)'", text) or re.search(r"not in '\w+'\s+full_key: (\S+)", details)
+    if unknown:
+        key = unknown.group(1)
+        near = nearest_key(key, command)
+        where = re.match(r"In '([^']+)'", text)  # a config file, e.g. the user's experiment/mine
+        return (
+            f"{key}{f' (in {where.group(1)})' if where else ''} is not a key of this command's config"
+            + (f"; did you mean {near}?" if near else "")
+        )
+    options = re.match(r"(In '[^']+': )?Could not find '([^']+)' Available options in '[^']+': (.*)", text)
+    if options:
+        return f"no option {options.group(2)}; the options: {', '.join(options.group(3).split())}"
+    cause = err.__cause__
+    if isinstance(err, _hydra_errors()) and cause is not None and str(cause).strip():  # ours say it all
+        text = f"{text}: {' '.join(_first_lines(str(cause)))}"
+    return text
+
+
+def _report(name: str, err: BaseException) -> int:
+    """Print what went wrong in one line on stderr -> the exit status: 2 for a bad config or bad input (the
+    config, a checkpoint, the data), 1 for what the machine refused (a full disk, a read-only directory), a run
+    directory another run holds, or a training that diverged."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from jepa.common.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RunDirBusyError
+
+    if isinstance(err, (RunDirBusyError, NonFiniteLossError)):
+        print(f"jepa {name}: {err}", file=sys.stderr)
+        return 1
+    if isinstance(err, (ConfigError, HydraException, OmegaConfBaseException)):
+        print(f"jepa {name}: bad config: {_one_line(err, COMMANDS[name].config)}", file=sys.stderr)
+        return 2
+    if isinstance(err, (CheckpointError, DataError)):
+        print(f"jepa {name}: {_one_line(err, COMMANDS[name].config)}", file=sys.stderr)
+        return 2
+    where = f" {err.filename}" if getattr(err, "filename", None) else ""
+    print(f"jepa {name}: cannot use{where}: {err.strerror or err}", file=sys.stderr)  # an OSError
+    return 1
+
+
 def run_command(name: str, args: list[str]) -> int:
-    """Compose and check the config of command ``name`` from ``args`` (Hydra's command line), then run it."""
+    """Compose and check the config of command ``name`` from ``args`` (Hydra's command line), then run it. An
+    error the user can act on is one line on stderr (:func:`_report`); ``JEPA_DEBUG=1`` shows its traceback."""
     import hydra
 
     from jepa.common.distributed import shutdown
-    from jepa.common.errors import ConfigError
+    from jepa.common.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RunDirBusyError
     from jepa.config.store import register_configs
     from jepa.config.validate import validate
 
+    reported = (ConfigError, CheckpointError, DataError, RunDirBusyError, NonFiniteLossError, OSError)
+    reported += _hydra_errors()
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     command = COMMANDS[name]
-    started = False
     try:
         swept = _swept_keys(args)
     except ConfigError as err:
-        print(f"jepa {name}: bad config: {err}", file=sys.stderr)
-        return 2
+        return _report(name, err)
 
     def task(cfg: DictConfig) -> None:
-        nonlocal started
-        started = True
         try:
             validate(command.config, cfg)
             if command.check:
                 _function(command.check)(cfg)
             _in_sweep_job_dir(cfg, command, swept)
             _function(command.run)(cfg)
-        except ConfigError as err:
-            print(f"jepa {name}: bad config: {err}", file=sys.stderr)
-            raise SystemExit(2) from None
+        except reported as err:
+            if debug:
+                raise
+            raise SystemExit(_report(name, err)) from None  # reported here: Hydra would add a line of its own
 
     register_configs()
     argv, sys.argv = sys.argv, [f"jepa {name}", *args]
+    hydra_full_error = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises, and the error is reported here in one line
     try:
         hydra.main(config_path="pkg://jepa.configs", config_name=command.config, version_base=None)(task)()
     except SystemExit as stop:
-        code = 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
-        # Hydra exits 1 on a config it cannot compose (an unknown key, a wrong type): a bad config too
-        return 2 if code == 1 and not started else code
+        return 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
+    except reported as err:
+        if debug:
+            raise
+        return _report(name, err)
     finally:
         sys.argv = argv
+        if hydra_full_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR")
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = hydra_full_error
         shutdown()
     return 0
+
+
+def _hydra_errors() -> tuple[type[BaseException], ...]:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    return HydraException, OmegaConfBaseException
 
 
 def main(argv: list[str] | None = None) -> int:

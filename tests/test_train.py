@@ -9,7 +9,7 @@ import torch
 from jepa.config import load_config
 from jepa.recipes import make_trainer
 from jepa.train.checkpoint import latest_checkpoint
-from jepa.train.engine import NonFiniteLossError
+from jepa.common.errors import NonFiniteLossError
 
 
 def _losses(run_dir: Path) -> dict[int, float]:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig  # noqa: E402
 from envs.two_rooms import TwoRoomsEnv  # noqa: E402
 from jepa.cli import main  # noqa: E402
 from jepa.commands.collect import collect  # noqa: E402
-from jepa.common.errors import ConfigError  # noqa: E402
+from jepa.common.errors import ConfigError, DataError  # noqa: E402
 from jepa.config import load_config  # noqa: E402
 from jepa.data import TrajectoryDataset  # noqa: E402
 from jepa.data.trajectories import Episode, TrajectoryFrames, obs_to_tensor, read_shard, write_shard  # noqa: E402
@@ -196,7 +196,7 @@ def test_only_bad_shards_or_no_meta_raise_clear_errors(two_rooms_dir, tmp_path):
     directory = shutil.copytree(two_rooms_dir, tmp_path / "copy")
     for shard in directory.glob("shard_*.npz"):
         shard.write_bytes(b"not a shard")
-    with pytest.raises(RuntimeError, match="all 3 are unreadable"):
+    with pytest.raises(DataError, match="all 3 are unreadable"):
         TrajectoryDataset(directory)
     (directory / "meta.json").unlink()
     with pytest.raises(FileNotFoundError, match="not a finished trajectory collection"):

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
+
 from omegaconf import DictConfig
 
 from jepa.common.distributed import barrier, shutdown
 from jepa.recipes import get_recipe, make_trainer
+from jepa.train.run_dir import hold_run_dir
 
 
 def train(cfg: DictConfig) -> None:
     """Train, then evaluate on the main process alone: the other ranks leave the process group first, so nothing
-    in the evaluation (SIGReg's all-reduce, say) waits for them."""
+    in the evaluation (SIGReg's all-reduce, say) waits for them. The main process holds the run directory
+    throughout, so no other run can write into it meanwhile."""
+    with hold_run_dir(cfg.run_dir) if os.environ.get("RANK", "0") == "0" else nullcontext():
+        _train(cfg)
+
+
+def _train(cfg: DictConfig) -> None:
     trainer = make_trainer(cfg)
     trainer.fit()
     barrier()

@@ -66,6 +66,9 @@ def cpu_bf16_speedup() -> float:
     return matmul_gflops(torch.bfloat16, cpu, 1024, 0.15) / matmul_gflops(torch.float32, cpu, 1024, 0.15)
 
 
+PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16"}  # as train.precision spells them
+
+
 def select_precision(requested: str, device: torch.device) -> torch.dtype:
     """fp32 or bf16 as asked; "auto" takes bf16 on GPUs that support it and on CPUs where it is measurably faster."""
     if requested == "fp32":

@@ -3,6 +3,7 @@ exported encoders."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,7 +25,9 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         except Exception as err:
             raise CheckpointError(f"{path} is not a valid safetensors file: {err}") from err
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a refused file is reported once, as a CheckpointError
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(
             f"refused to load {path}: it is not a plain tensor checkpoint ({type(err).__name__}); "

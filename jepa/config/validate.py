@@ -6,7 +6,9 @@ They run right after composition, before any data is read or written, so a bad c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import difflib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -142,8 +144,48 @@ def validate_export(cfg: DictConfig) -> None:
         raise ConfigError(f"out={cfg.out}: an exported encoder is a .safetensors file")
 
 
+def _keys(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, bool]]:
+    """(dotted key, declared) for every key below the typed sections of ``cfg``: declared when the section's
+    schema has the field. Hydra's ``+key=value`` adds keys to a typed section without asking its schema."""
+    fields = {f.name for f in dataclasses.fields(OmegaConf.get_type(cfg))}
+    for key in cfg.keys():
+        node, path, declared = cfg._get_node(key), f"{prefix}{key}", key in fields
+        if not declared:
+            while isinstance(node, DictConfig) and len(node):  # what was added: name its first leaf, trian.steps
+                key = next(iter(node.keys()))
+                node, path = node._get_node(key), f"{path}.{key}"
+        yield path, declared
+        if isinstance(node, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(node)):
+            yield from _keys(node, f"{path}.")
+
+
+def nearest_key(key: str, command: str) -> str | None:
+    """The declared key of ``command``'s config (any method's, for train) nearest to ``key``, or None."""
+    from jepa.config.schema import METHOD_SCHEMAS
+    from jepa.config.store import SCHEMAS
+
+    declared = [path for path, _ in _keys(OmegaConf.structured(SCHEMAS[command]))]
+    if command == "train":
+        declared += [f"method.{f.name}" for schema in METHOD_SCHEMAS.values() for f in dataclasses.fields(schema)]
+    near = difflib.get_close_matches(key, declared, n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
+def check_declared(cfg: DictConfig) -> None:
+    """Refuse a key no schema declares (added with ``+key=value``, which Hydra itself suggests for a misspelt key),
+    naming it and the nearest declared key."""
+    keys = dict(_keys(cfg))
+    unknown = [key for key, declared in keys.items() if not declared]
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], [key for key, declared in keys.items() if declared], n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise ConfigError(f"{unknown[0]} is not a key of this command's config (a + cannot add one){hint}")
+
+
 def validate(command: str, cfg: DictConfig) -> None:
-    """Every key of ``command``'s config that must be given is set, and every value passes its checks."""
+    """Every key of ``command``'s config is declared, every key that must be given is set, and every value passes
+    its checks."""
+    check_declared(cfg)
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be set, e.g. jepa {command} {missing[0]}=...")

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from jepa.common.errors import DataError
 from jepa.data.generate.files import write_file_atomically
 from jepa.data.index import check_split
 from jepa.data.transforms import normalise
@@ -139,7 +140,7 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path} does not exist: {directory} is not a finished trajectory collection")
     meta = json.loads(path.read_text())
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise ValueError(f"{path}: expected {FORMAT} version {VERSION}, got {meta.get('format')} {meta.get('version')}")
+        raise DataError(f"{path}: expected {FORMAT} version {VERSION}, got {meta.get('format')} {meta.get('version')}")
     return meta
 
 
@@ -166,7 +167,7 @@ def read_collection(root: Path) -> tuple[dict[str, Any], list[dict[str, np.ndarr
             log.warning("skipping unreadable shard %s (%s); %d skipped so far", path, err, len(bad))
     if not shards:
         examples = [p.name for p in bad[:5]]
-        raise RuntimeError(f"no readable shard in {root}: all {len(bad)} are unreadable, e.g. {examples}")
+        raise DataError(f"no readable shard in {root}: all {len(bad)} are unreadable, e.g. {examples}")
     if bad:
         log.warning("%s: %d of %d shards skipped as unreadable", root, len(bad), len(meta["shards"]))
     return meta, shards, bad
@@ -210,7 +211,7 @@ class TrajectoryDataset(Dataset):
             index.append(np.stack([np.full_like(obs_rows, number), obs_rows, step_rows], axis=1))
         self.index = np.concatenate(index)  # (N, 3): shard, first obs row, first action row
         if not len(self.index):
-            raise ValueError(f"no episode in {self.root} has {span} observations; use a smaller num_steps or stride")
+            raise DataError(f"no episode in {self.root} has {span} observations; use a smaller num_steps or stride")
 
     @property
     def num_skipped(self) -> int:
@@ -247,7 +248,7 @@ def shard_split(num_shards: int, val_shards: int) -> tuple[range, range]:
     """(train, val) shard numbers, val the last ``val_shards``; every consumer (world-model validation, its
     position probe, encoder pretraining) holds out the same episodes."""
     if not 0 < val_shards < num_shards:
-        raise ValueError(f"need 0 < val_shards < {num_shards} readable shards, got {val_shards}")
+        raise DataError(f"need 0 < val_shards < {num_shards} readable shards, got {val_shards}")
     return range(num_shards - val_shards), range(num_shards - val_shards, num_shards)
 
 
@@ -289,7 +290,7 @@ class TrajectoryFrames(Dataset):
         shards, limit = (train, num_train) if split == "train" else (val, num_val)
         self.frames, states = sample_frames(collection, shards, limit, seed)
         if self.frames.shape[1:3] != (image_size, image_size):
-            raise ValueError(f"data.image_size={image_size}, but {root} holds {self.frames.shape[1:3]} frames")
+            raise DataError(f"data.image_size={image_size}, but {root} holds {self.frames.shape[1:3]} frames")
         self.labels = {f"state_{i}": states[:, i] for i in range(states.shape[1])}
 
     def __len__(self) -> int:

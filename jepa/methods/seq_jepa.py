@@ -73,6 +73,12 @@ class SeqJEPA(nn.Module):
     ``normalise_encodings`` the encodings entering the aggregator are standardised per feature too, by a batch norm
     without affine (:meth:`_aggregate`). The online encoder, whose embeddings the aggregator is trained on, is the
     one that is probed (:meth:`eval_encoder`).
+
+    An optional ``regularizer(encodings, step)`` (:class:`jepa.losses.SIGReg` or :class:`jepa.losses.VCR`, from
+    the ``regularizer`` section) is added on the observed views' raw encodings (B * M, D). It is not the paper's:
+    where one feature of the views (the shapes' colour) is shared by every view of a sequence, copying it
+    predicts the held-out view and the encoder settles for it; a term that asks the encodings to spread over many
+    directions makes it keep what differs between views too.
     """
 
     def __init__(
@@ -87,8 +93,10 @@ class SeqJEPA(nn.Module):
         predictor_hidden: int = 512,
         standardise_target: bool = True,
         normalise_encodings: bool = True,
+        regularizer: nn.Module | None = None,
     ):
         super().__init__()
+        self.regularizer = regularizer
         embed_dim = encoder.embed_dim
         self.encoder = encoder
         self.target_encoder = make_target(encoder)
@@ -162,8 +170,13 @@ class SeqJEPA(nn.Module):
         if actions.shape[1] != observed:
             raise ValueError(f"{observed} observed views need {observed} actions, got {actions.shape[1]}")
         target = self.target(views[:, -1])  # (B, D)
-        similarity = self.cosines(self.encode(views[:, :observed]), actions, target).mean()
-        return {"loss": 1 - similarity, "cosine": similarity.detach()}
+        z = self.encode(views[:, :observed])  # (B, M, D)
+        similarity = self.cosines(z, actions, target).mean()
+        out = {"loss": 1 - similarity, "cosine": similarity.detach()}
+        if self.regularizer is not None:
+            reg = self.regularizer(z.flatten(0, 1), step=batch["step"])
+            out.update(loss=out["loss"] + reg, regularizer=reg.detach())
+        return out
 
     @torch.no_grad()
     def target(self, views: torch.Tensor) -> torch.Tensor:

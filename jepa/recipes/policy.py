@@ -24,6 +24,7 @@ from evals import attentive_regression, format_table, future_state_probe, summar
 from evals.probes import r2_score
 from evals.shortcuts import shuffle_across_samples
 from jepa.agents import PolicyAgent, run_episodes
+from jepa.common.errors import ConfigError
 from jepa.common.runtime import select_device
 from jepa.data import DemonstrationChunks
 from jepa.methods import ChunkPolicy
@@ -219,7 +220,10 @@ def evaluate(cfg: DictConfig, policy: ChunkPolicy, facts: dict) -> dict:
 def policy_agent(cfg: DictConfig, method: nn.Module, execute: int | None = None) -> PolicyAgent:
     """The trained method of a run (``cfg`` its saved config) as an agent; refuses methods that are not policies."""
     if not isinstance(method, ChunkPolicy):
-        raise ValueError(f"{cfg.run_dir} trained method={cfg.method.name}, not a policy (act_jepa, act or bc)")
+        raise ConfigError(
+            f"run={cfg.run_dir} trained method={cfg.method.name}, not a policy: agent=policy needs an act_jepa, act "
+            "or bc run"
+        )
     return PolicyAgent(method, cfg.method.execute if execute is None else execute)
 
 

@@ -30,7 +30,7 @@ from jepa.data.loader import BatchContext
 from jepa.data.trajectories import TrajectoryDataset
 from jepa.data.views import VIEW_PARAMS, MultiViewCollator, ViewMaker, ViewSpec, relative_actions, varying_params
 from jepa.methods.seq_jepa import SeqJEPA
-from jepa.recipes.parts import build_dataset, build_encoder, input_size, view_strengths
+from jepa.recipes.parts import build_dataset, build_encoder, build_regularizer, input_size, view_strengths
 from jepa.recipes.probing import report_probes
 from jepa.recipes.registry import Recipe, register
 from jepa.recipes.world_model.data import data_dims, split_by_shard, to_model_steps, window_dataset
@@ -138,6 +138,7 @@ def build_method(cfg: DictConfig, facts: dict) -> SeqJEPA:
         predictor_hidden=m.predictor_hidden,
         standardise_target=m.standardise_target,
         normalise_encodings=m.normalise_encodings,
+        regularizer=build_regularizer(cfg.regularizer),
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from jepa.common.errors import CheckpointError
@@ -116,12 +117,27 @@ def find_checkpoint(path: str | Path) -> Path | None:
     return latest_checkpoint(path / "checkpoints")
 
 
+def read_train_value(path: str | Path, key: str) -> Any:
+    """A plain (not tensor) value of a checkpoint's train state, read from its JSON alone; None if absent."""
+    try:
+        items = dict(json.loads((Path(path) / "state.json").read_text())["state"][_ITEMS])
+    except (ValueError, OSError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path} is damaged ({type(err).__name__}: {err})") from err
+    return items.get(key)
+
+
 def load_checkpoint(path: str | Path) -> tuple[int, dict[str, torch.Tensor], dict[str, Any]]:
     """-> (step, model_state, train_state). Reads only safetensors and JSON: no code can run."""
     path = Path(path)
     if not (path / "state.json").exists():
         raise CheckpointError(f"{path} is not a checkpoint directory (no state.json); expected a step_* directory")
-    meta = json.loads((path / "state.json").read_text())
-    model_state = load_weights(path / "model.safetensors")
-    train_state = _decode(meta["state"], load_file(str(path / "state.safetensors")))
-    return int(meta["step"]), model_state, train_state
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        tensors = load_file(str(path / "state.safetensors"))
+        model_state = load_weights(path / "model.safetensors")
+    except (ValueError, OSError, SafetensorError, CheckpointError) as err:  # JSON's errors are ValueErrors
+        raise CheckpointError(
+            f"checkpoint {path} is damaged ({type(err).__name__}: {err}); continue from an earlier one with "
+            "train.resume=<its step_* directory>, or start afresh with train.resume=never"
+        ) from err
+    return int(meta["step"]), model_state, _decode(meta["state"], tensors)

@@ -22,7 +22,8 @@ from tqdm import tqdm
 from evals.rank import feature_std, rankme
 from jepa.common.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
 from jepa.common.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
-from jepa.common.runtime import autocast, select_device, select_precision
+from jepa.common.errors import NonFiniteLossError
+from jepa.common.runtime import PRECISION_NAMES, autocast, select_device, select_precision
 from jepa.data.loader import Collate, build_train_loader, stack
 from jepa.methods.protocol import Method
 from jepa.models.attention import Block
@@ -31,10 +32,6 @@ from jepa.train.logging import MetricsLogger
 from jepa.train.run_dir import check_run_dir, clear_run_dir, save_run_config
 
 log = logging.getLogger(__name__)
-
-
-class NonFiniteLossError(RuntimeError):
-    pass
 
 
 def compile_blocks(model: nn.Module) -> None:
@@ -82,16 +79,10 @@ class Trainer:
         self.device = select_device(cfg.train.device, self.dist.local_rank)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        self.dtype = select_precision(cfg.train.precision, self.device)
-        if cfg.train.precision == "auto":
-            if self.dist.enabled:  # every rank takes rank 0's measured choice
-                bf16 = torch.tensor([self.dtype == torch.bfloat16], dtype=torch.int32, device=self.device)
-                torch.distributed.broadcast(bf16, src=0)
-                self.dtype = torch.bfloat16 if bf16.item() else torch.float32
-            log.info("train.precision=auto: %s on %s", str(self.dtype).removeprefix("torch."), self.device)
         self.run_dir = Path(cfg.run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
         check_run_dir(cfg)
+        self.dtype = self._precision()
         if cfg.train.resume == "never":
             clear_run_dir(cfg, self.dist.is_main)  # before building: nothing of the old run may leak in
 
@@ -114,14 +105,39 @@ class Trainer:
         if cfg.train.compile:
             compile_blocks(self.method)
 
-    # ---- checkpoints -------------------------------------------------------------------------
-    def _maybe_resume(self) -> int:
-        """The step to start from: 0, or that of the checkpoint ``train.resume`` names (``auto``/``force``: the
-        run's latest; a path: that checkpoint, a ``checkpoints`` directory's latest or a run directory's latest)."""
+    def _resume_from(self) -> Path | None:
+        """The checkpoint ``train.resume`` names (``auto``/``force``: the run's latest; a path: that checkpoint, a
+        ``checkpoints`` directory's latest or a run directory's latest), or None to start from step 0."""
         resume = self.cfg.train.resume
         if resume == "never":
-            return 0
-        path = ckpt.latest_checkpoint(self.ckpt_dir) if resume in ("auto", "force") else ckpt.find_checkpoint(resume)
+            return None
+        return ckpt.latest_checkpoint(self.ckpt_dir) if resume in ("auto", "force") else ckpt.find_checkpoint(resume)
+
+    def _precision(self) -> torch.dtype:
+        """``train.precision``, with ``auto`` decided once per run: a resumed run takes the precision its
+        checkpoint records (a busy machine must not turn a bf16 run into an fp32 one half-way); a new one
+        measures, and every rank takes rank 0's choice."""
+        requested = self.cfg.train.precision
+        if requested != "auto":
+            return select_precision(requested, self.device)
+        path = self._resume_from()
+        recorded = ckpt.read_train_value(path, "precision") if path is not None else None
+        if recorded is not None:
+            dtype = select_precision(recorded, self.device)
+            log.info("train.precision=auto: %s, as recorded by %s", recorded, path)
+            return dtype
+        dtype = select_precision(requested, self.device)
+        if self.dist.enabled:
+            bf16 = torch.tensor([dtype == torch.bfloat16], dtype=torch.int32, device=self.device)
+            torch.distributed.broadcast(bf16, src=0)
+            dtype = torch.bfloat16 if bf16.item() else torch.float32
+        log.info("train.precision=auto: %s on %s", PRECISION_NAMES[dtype], self.device)
+        return dtype
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _maybe_resume(self) -> int:
+        """The step to start from: 0, or that of the checkpoint :meth:`_resume_from` finds."""
+        path = self._resume_from()
         if path is None:
             return 0
         step, model_state, state = ckpt.load_checkpoint(path)
@@ -133,17 +149,24 @@ class Trainer:
         return step
 
     def save(self) -> Path | None:
+        """Checkpoint the current step (main rank), only from finite weights: "last good" must resume. Every rank
+        checks (their weights are equal), so all stop together."""
+        weights = self.method.state_dict()
+        if not all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point()):
+            raise NonFiniteLossError(
+                f"weights are not finite after step {self.step}; not saving them. Last good checkpoint: "
+                f"{self._last_good()}. Try a lower optim.lr, optim.clip_grad, or train.precision=fp32."
+            )
         path = None
         if self.dist.is_main:
             state = {
                 "optimizer": self.optimizer.state_dict(),
                 "rng": ckpt.rng_state(),
+                "precision": PRECISION_NAMES[self.dtype],
                 "config": OmegaConf.to_container(self.cfg, resolve=True),
                 "facts": self.facts,
             }
-            path = ckpt.save_checkpoint(
-                self.ckpt_dir, self.step, self.method.state_dict(), state, keep=self.cfg.train.keep_checkpoints
-            )
+            path = ckpt.save_checkpoint(self.ckpt_dir, self.step, weights, state, keep=self.cfg.train.keep_checkpoints)
         barrier()
         return path
 
@@ -182,11 +205,14 @@ class Trainer:
     def _check_finite(self, loss: torch.Tensor, step: int) -> None:
         bad = (~torch.isfinite(loss)).float()
         if float(all_reduce_mean(bad)) > 0:
-            latest = ckpt.latest_checkpoint(self.ckpt_dir) if self.ckpt_dir.exists() else None
             raise NonFiniteLossError(
                 f"loss is {float(loss)} at step {step}; stopping without saving. Last good checkpoint: "
-                f"{latest or 'none'}. Try a lower optim.lr, optim.clip_grad, or train.precision=fp32."
+                f"{self._last_good()}. Try a lower optim.lr, optim.clip_grad, or train.precision=fp32."
             )
+
+    def _last_good(self) -> str:
+        latest = ckpt.latest_checkpoint(self.ckpt_dir) if self.ckpt_dir.exists() else None
+        return str(latest or "none")
 
     @torch.no_grad()
     def monitors(self, batch: dict) -> dict[str, float]:

@@ -4,24 +4,33 @@
 the settings that do not change what a run computes (:data:`RUNTIME_KEYS`). ``train.resume=never`` starts the
 run afresh and ``train.resume=force`` continues it with the new values; both are the user's explicit choice, and
 ``force`` keeps the previous config beside the new one.
+
+One process at a time: :func:`hold_run_dir` locks the directory for the life of a run, so a second run into it is
+refused instead of mixing its checkpoints and metrics with the first's.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from jepa.common.distributed import barrier
-from jepa.common.errors import ConfigError
+from jepa.common.errors import ConfigError, RunDirBusyError
 from jepa.config.compose import saved_config
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE, PREVIOUS_CONFIG_FILE = "config.yaml", "config.previous.yaml"
+CONFIG_FILE, PREVIOUS_CONFIG_FILE, LOCK_FILE = "config.yaml", "config.previous.yaml", ".lock"
 # how a run is executed or reported, not what it computes
 RUNTIME_KEYS = ("name", "run_dir", "train.resume", "train.progress", "train.threads", "train.device", "train.compile")
 RUNTIME_KEYS += ("train.log_every", "train.monitor_every", "train.checkpoint_every", "train.keep_checkpoints")
@@ -57,13 +66,50 @@ def _saved(path: Path) -> dict:
     return OmegaConf.to_container(saved_config(OmegaConf.to_container(OmegaConf.load(path))), resolve=True)
 
 
+@contextmanager
+def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
+    """Lock ``run_dir`` (created if needed) while the block runs; a second holder is refused with a
+    :class:`RunDirBusyError` naming the first. The lock is the kernel's (``flock``), so it goes when its process
+    exits or dies and a crashed run leaves nothing stale behind. Holding it, the checkpoint directories a killed
+    run was writing (``checkpoints/.tmp-*``) are removed: nothing else can be writing them."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunDirBusyError(
+                f"{run_dir} is in use by {holder}; wait for that run to end, or give this one another name=..."
+            ) from None
+        handle.truncate(0)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        handle.write(f"jepa train, pid {os.getpid()} on {socket.gethostname()}, since {stamp}\n")
+        handle.flush()
+        for partial in (run_dir / "checkpoints").glob(".tmp-*"):
+            log.warning("removing %s, a checkpoint a killed run did not finish writing", partial)
+            shutil.rmtree(partial, ignore_errors=True)
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def clear_run_dir(cfg: DictConfig, is_main: bool = True) -> None:
     """``train.resume=never``: empty the run directory (checkpoints, logs, statistics, results) so the fresh run
-    neither resumes from nor mixes with what was there."""
+    neither resumes from nor mixes with what was there; its lock stays, held by this run."""
     run_dir = Path(cfg.run_dir)
-    if is_main and run_dir.is_dir() and any(run_dir.iterdir()):
+    if is_main and run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
         log.warning("train.resume=never: discarding %s", run_dir)
-        shutil.rmtree(run_dir)
+        for path in run_dir.iterdir():
+            if path.name == LOCK_FILE:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     barrier()
 
 
