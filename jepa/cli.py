@@ -131,9 +131,8 @@ def _one_line(err: BaseException, command: str) -> str:
         key = unknown.group(1)
         near = nearest_key(key, command)
         where = re.match(r"In '([^']+)'", text)  # a config file, e.g. the user's experiment/mine
-        return (
-            f"{key}{f' (in {where.group(1)})' if where else ''} is not a key of this command's config"
-            + (f"; did you mean {near}?" if near else "")
+        return f"{key}{f' (in {where.group(1)})' if where else ''} is not a key of this command's config" + (
+            f"; did you mean {near}?" if near else ""
         )
     options = re.match(r"(In '[^']+': )?Could not find '([^']+)' Available options in '[^']+': (.*)", text)
     if options:

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from jepa.common.errors import NonFiniteLossError
 from jepa.config import load_config
 from jepa.recipes import make_trainer
 from jepa.train.checkpoint import latest_checkpoint
-from jepa.common.errors import NonFiniteLossError
 
 
 def _losses(run_dir: Path) -> dict[int, float]:

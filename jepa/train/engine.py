@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from evals.rank import feature_std, rankme
 from jepa.common.distributed import DistInfo, all_reduce_mean, barrier, init_distributed
-from jepa.common.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
 from jepa.common.errors import NonFiniteLossError
+from jepa.common.optim import cosine, linear, param_groups, set_hyperparams, warmup_cosine
 from jepa.common.runtime import PRECISION_NAMES, autocast, select_device, select_precision
 from jepa.data.loader import Collate, build_train_loader, stack
 from jepa.methods.protocol import Method
