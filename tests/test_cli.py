@@ -144,3 +144,40 @@ def test_resume_never_starts_afresh_and_a_path_resumes_from_that_runs_latest_che
     assert sorted(p.name for p in (other / "checkpoints").glob("step_*")) == ["step_00000003"]
     assert main([*common, "train.resume=never"]) == 0
     assert not (run_dir / "eval.json").exists()  # nothing of the old run is left to mix with the new one
+
+
+def test_a_second_run_into_a_held_run_directory_is_refused_and_the_first_is_untouched(tiny_overrides, tmp_path):
+    import os
+    import time
+
+    from conftest import _logged_losses
+
+    args = [*tiny_overrides, "train.steps=200", "eval.enabled=false", "data.num_workers=0"]
+    args = [a for a in args if not a.startswith("run_dir=")]
+    lone, shared = tmp_path / "lone", tmp_path / "shared"
+    cli = [sys.executable, "-m", "jepa.cli", "train", *args]
+    subprocess.run([*cli, f"run_dir={lone}"], check=True, timeout=300, capture_output=True)
+    first = subprocess.Popen([*cli, f"run_dir={shared}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = shared / ".lock"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (lock.exists() and lock.read_text()):
+        time.sleep(0.01)
+    second = subprocess.run([*cli, f"run_dir={shared}", "train.seed=1"], capture_output=True, text=True, timeout=300)
+    assert first.poll() is None, "the first run ended before the second tried its directory"
+    assert first.wait(timeout=300) == 0
+    assert second.returncode == 1 and len(second.stderr.strip().splitlines()) == 1
+    holder = f"jepa train: {shared} is in use by jepa train, pid {first.pid} on {os.uname().nodename}, since "
+    assert second.stderr.startswith(holder)
+    assert _logged_losses(shared) == _logged_losses(lone)  # nothing of the refused run got in
+    assert yaml.safe_load((shared / "config.yaml").read_text())["train"]["seed"] == 0
+    assert main(["train", *args, f"run_dir={shared}"]) == 0  # released at exit: the finished run re-opens
+
+
+def test_checkpoints_a_killed_run_left_half_written_are_removed_at_the_next_start(tiny_overrides):
+    common = ["train", *tiny_overrides, "train.steps=2", "eval.enabled=false", "data.num_workers=0"]
+    run_dir = Path(next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1])
+    partial = run_dir / "checkpoints" / ".tmp-step_00000004-12345"
+    partial.mkdir(parents=True)
+    (partial / "model.safetensors").write_bytes(b"half")
+    assert main(common) == 0
+    assert not partial.exists() and (run_dir / "checkpoints" / "step_00000002").exists()

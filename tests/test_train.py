@@ -124,3 +124,69 @@ def test_the_ema_momentum_ramps_from_its_start_to_its_end_on_the_chosen_schedule
     assert momenta[2] == pytest.approx(0.998)  # both ramps are half-way at half-time
     quarter = 0.996 + 0.004 * (0.25 if schedule == "linear" else (1 - math.cos(math.pi / 4)) / 2)
     assert momenta[1] == pytest.approx(quarter)
+
+
+class _Stop(Exception):
+    """Ends a training mid-way, as a kill would, after its last checkpoint."""
+
+
+def _stop_at(trainer, step: int) -> None:
+    forward = trainer.method.forward
+
+    def stopping(batch):
+        if batch["step"] == step:
+            raise _Stop
+        return forward(batch)
+
+    trainer.method.forward = stopping
+
+
+def test_precision_auto_is_decided_once_per_run_and_kept_on_resume(tiny_overrides, tmp_path, monkeypatch):
+    overrides = [*tiny_overrides, "train.steps=4", "train.checkpoint_every=2", "data.num_workers=0"]
+    overrides += ["train.precision=auto", "eval.enabled=false"]
+    decided = {"auto": torch.bfloat16}  # what a measurement would pick now
+    real = __import__("jepa.common.runtime", fromlist=["select_precision"]).select_precision
+    monkeypatch.setattr(
+        "jepa.train.engine.select_precision", lambda asked, device: decided.get(asked) or real(asked, device)
+    )
+    reference = make_trainer(load_config([*overrides, f"run_dir={tmp_path / 'reference'}"]))
+    assert reference.dtype == torch.bfloat16
+    expected = reference.fit()
+
+    cfg = load_config([*overrides, f"run_dir={tmp_path / 'resumed'}"])
+    first = make_trainer(cfg)
+    _stop_at(first, 2)
+    with pytest.raises(_Stop):
+        first.fit()
+    decided["auto"] = torch.float32  # the machine got busy: a new measurement would say fp32
+    resumed = make_trainer(cfg)
+    assert resumed.step == 2 and resumed.dtype == torch.bfloat16
+    assert resumed.fit() == pytest.approx(expected[2:], rel=1e-6)
+    assert make_trainer(load_config([*overrides, f"run_dir={tmp_path / 'new'}"])).dtype == torch.float32
+
+
+def test_weights_that_are_not_finite_are_never_checkpointed_so_the_last_good_one_resumes(tiny_overrides):
+    overrides = [*tiny_overrides, "train.steps=6", "train.checkpoint_every=2", "data.num_workers=0"]
+    cfg = load_config(overrides)
+    trainer = make_trainer(cfg)
+    step = trainer.optimizer.step
+
+    def poisoned_step(*args, **kwargs):  # the fourth update leaves a weight NaN, its loss still finite
+        out = step(*args, **kwargs)
+        if trainer._steps_done == 3:
+            with torch.no_grad():
+                trainer.optimizer.param_groups[0]["params"][0].fill_(float("nan"))
+        trainer._steps_done += 1
+        return out
+
+    trainer._steps_done = 0
+    trainer.optimizer.step = poisoned_step
+    with pytest.raises(NonFiniteLossError, match="not finite after step 4.*step_00000002"):
+        trainer.fit()
+    checkpoints = Path(cfg.run_dir) / "checkpoints"
+    assert latest_checkpoint(checkpoints).name == "step_00000002"
+    assert sorted(p.name for p in checkpoints.glob("step_*")) == ["step_00000002"]
+    lower = load_config([*overrides, "optim.lr=1e-4", "train.resume=force"])
+    resumed = make_trainer(lower)
+    assert resumed.step == 2
+    assert all(math.isfinite(loss) for loss in resumed.fit())

@@ -199,7 +199,7 @@ def test_only_bad_shards_or_no_meta_raise_clear_errors(two_rooms_dir, tmp_path):
     with pytest.raises(DataError, match="all 3 are unreadable"):
         TrajectoryDataset(directory)
     (directory / "meta.json").unlink()
-    with pytest.raises(FileNotFoundError, match="not a finished trajectory collection"):
+    with pytest.raises(DataError, match="not a finished trajectory collection"):
         TrajectoryDataset(directory)
 
 

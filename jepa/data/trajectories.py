@@ -137,7 +137,7 @@ def write_meta(directory: str | Path, meta: dict[str, Any]) -> Path:
 def read_meta(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / META
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: {directory} is not a finished trajectory collection")
+        raise DataError(f"{path} does not exist: {directory} is not a finished trajectory collection")
     meta = json.loads(path.read_text())
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise DataError(f"{path}: expected {FORMAT} version {VERSION}, got {meta.get('format')} {meta.get('version')}")
