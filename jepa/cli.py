@@ -10,7 +10,10 @@ what the machine refuses (a full disk, a read-only directory) 1, each as one lin
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import importlib
+import io
 import os
 import re
 import sys
@@ -22,6 +25,7 @@ from omegaconf import DictConfig
 DEBUG_ENV = "JEPA_DEBUG"  # set to 1: an error shows its traceback (and Hydra's) instead of one line
 
 USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [--config-dir DIR] [-m]
+       jepa --version
 
   train        train a method (experiment=ijepa_shapes, experiment=wm_two_rooms, ...), then evaluate it
   eval         evaluate a finished run again: jepa eval run=runs/ijepa_shapes
@@ -166,12 +170,26 @@ def _report(name: str, err: BaseException) -> int:
     return 1
 
 
+def _help_with_meanings(hydra_help: str, command: str, args: list[str]) -> str:
+    """Hydra's ``--help`` with each key's meaning (from the schema's comments) at the end of its line."""
+    from jepa.config.compose import compose_config
+    from jepa.config.describe import annotate, key_descriptions
+
+    head, marker, config_yaml = hydra_help.partition("Override anything in the config (foo.bar=value)\n")
+    if not marker:
+        return hydra_help
+    config_dir = args[args.index("--config-dir") + 1] if "--config-dir" in args[:-1] else None
+    overrides = [a for a in args if "=" in a and not a.startswith("-") and a != config_dir]
+    try:
+        described = key_descriptions(compose_config(overrides, command, config_dir))
+    except Exception:  # noqa: BLE001  (a config Hydra could print but not compose: print it as it is)
+        return hydra_help
+    return head + marker + annotate(config_yaml, described)
+
+
 def run_command(name: str, args: list[str]) -> int:
     """Compose and check the config of command ``name`` from ``args`` (Hydra's command line), then run it. An
     error the user can act on is one line on stderr (:func:`_report`); ``JEPA_DEBUG=1`` shows its traceback."""
-    import hydra
-
-    from jepa.common.distributed import shutdown
     from jepa.common.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RunDirBusyError
     from jepa.config.store import register_configs
     from jepa.config.validate import validate
@@ -181,6 +199,8 @@ def run_command(name: str, args: list[str]) -> int:
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     command = COMMANDS[name]
     try:
+        if {"-m", "--multirun"} & set(args) and {"-c", "--cfg"} & set(args):
+            raise ConfigError("-m and --cfg do not go together: print one job's config without -m")
         swept = _swept_keys(args)
     except ConfigError as err:
         return _report(name, err)
@@ -198,6 +218,22 @@ def run_command(name: str, args: list[str]) -> int:
             raise SystemExit(_report(name, err)) from None  # reported here: Hydra would add a line of its own
 
     register_configs()
+    if {"--help", "-h"} & set(args):
+        hydra_help = io.StringIO()
+        with contextlib.redirect_stdout(hydra_help):
+            status = _hydra_main(command, task, name, args, debug)
+        print(_help_with_meanings(hydra_help.getvalue(), command.config, args), end="")
+        return status
+    return _hydra_main(command, task, name, args, debug)
+
+
+def _hydra_main(command: Command, task: Callable[[DictConfig], None], name: str, args: list[str], debug: bool) -> int:
+    """Run ``task`` as the Hydra application of ``command`` on the command line ``args`` -> the exit status; Hydra's
+    errors are reported in one line."""
+    import hydra
+
+    from jepa.common.distributed import shutdown
+
     argv, sys.argv = sys.argv, [f"jepa {name}", *args]
     hydra_full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises, and the error is reported here in one line
@@ -205,7 +241,7 @@ def run_command(name: str, args: list[str]) -> int:
         hydra.main(config_path="pkg://jepa.configs", config_name=command.config, version_base=None)(task)()
     except SystemExit as stop:
         return 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
-    except reported as err:
+    except _hydra_errors() as err:
         if debug:
             raise
         return _report(name, err)
@@ -228,8 +264,17 @@ def _hydra_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from importlib.metadata import version
+
+        print(f"jepa {version('jepa')}")
+        return 0
     if not argv or argv[0] not in COMMANDS:
         asked = bool(argv) and argv[0] in ("-h", "--help")
+        if argv and not asked:
+            near = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            print(f"jepa: {argv[0]!r} is not a command{hint}\n", file=sys.stderr)
         print(USAGE, file=sys.stdout if asked else sys.stderr)
         return 0 if asked else 2
     return run_command(argv[0], argv[1:])

@@ -100,9 +100,17 @@ def test_eval_probes_a_run_with_its_own_saved_config(tiny_overrides, capsys):
     assert (Path(run_dir) / "eval.json").exists()
 
 
-def test_unknown_command_prints_the_usage_and_exits_2(capsys):
-    assert main(["wm-train"]) == 2
-    assert "rollout" in capsys.readouterr().err
+def test_unknown_command_is_named_with_the_usage_and_exits_2(capsys):
+    assert main(["trian"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jepa: 'trian' is not a command; did you mean train?") and "rollout" in err
+
+
+def test_version_is_the_installed_packages(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"jepa {version('jepa')}"
 
 
 @pytest.mark.parametrize(
@@ -181,3 +189,18 @@ def test_checkpoints_a_killed_run_left_half_written_are_removed_at_the_next_star
     (partial / "model.safetensors").write_bytes(b"half")
     assert main(common) == 0
     assert not partial.exists() and (run_dir / "checkpoints" / "step_00000002").exists()
+
+
+def test_help_says_what_each_key_means_from_the_schema(capsys):
+    assert main(["train", "experiment=act_two_rooms", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "  chunk: 8  # actions predicted per step, executed open-loop" in out
+    assert "  pos_embed: sincos  # sincos (added to the tokens: I-JEPA, V-JEPA) | rope" in out
+
+
+def test_a_run_ends_naming_where_its_files_and_data_are(tiny_overrides, data_root, capsys):
+    assert main(["train", *tiny_overrides, "train.steps=1", "eval.enabled=false", "data.num_workers=0"]) == 0
+    run_dir = Path(next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1])
+    out = capsys.readouterr().out
+    assert f"run directory {run_dir.resolve()}: config.yaml, metrics.jsonl, checkpoints/" in out
+    assert f"data read from {Path(data_root).resolve()}" in out

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 import traceback
 from pathlib import Path
 
 import pytest
 
-from jepa.cli import COMMANDS
+from jepa.cli import COMMANDS, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -55,6 +57,59 @@ def test_readme_jepa_commands_exist():
     assert commands, "no jepa command in the README's bash blocks"
     unknown = [line for name, line in commands if name not in COMMANDS]
     assert not unknown, f"jepa commands that do not exist ({', '.join(COMMANDS)}):\n" + "\n".join(unknown)
+
+
+def jepa_invocations(script: str) -> list[list[str]]:
+    """The arguments of every `.venv/bin/jepa` call of a shell script: lines joined at a trailing backslash, split
+    at ``&&``, comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", script)
+    calls = []
+    for line in joined.splitlines():
+        for part in line.split("#", 1)[0].split("&&"):
+            words = shlex.split(part)
+            if words and words[0].endswith("bin/jepa"):
+                calls.append(words[1:])
+    return calls
+
+
+def test_readme_shell_lines_call_what_the_setup_installed():
+    """After `bash scripts/setup.sh`, in a fresh shell, `jepa` is not on the PATH: every line calls `.venv/bin/...`."""
+    bare = [
+        line
+        for script in blocks("bash")
+        for line in script.splitlines()
+        if re.match(r"\s*(jepa|torchrun|tensorboard|python|pytest)\b", line.split("#", 1)[0])
+    ]
+    assert not bare, "README lines that a fresh shell cannot run:\n" + "\n".join(bare)
+
+
+def _one_job(args: list[str]) -> list[str]:
+    """A sweep's first job: without -m, each swept key at its first value."""
+    return [re.sub(r"^([\w.]+=)([^,\[]+),.*$", r"\1\2", a) for a in args if a not in ("-m", "--multirun")]
+
+
+@pytest.mark.parametrize("args", [a for script in blocks("bash") for a in jepa_invocations(script)], ids=" ".join)
+def test_readme_jepa_lines_compose(args, tmp_path, monkeypatch, capsys):
+    """Each README `jepa` line starts: its config composes (``--cfg job`` prints it without doing the work), with
+    the README's own experiment file in ./my_configs."""
+    monkeypatch.chdir(tmp_path)
+    own = tmp_path / "my_configs" / "experiment"
+    own.mkdir(parents=True)
+    (own / "mine.yaml").write_text(blocks("yaml")[0])
+    args = _one_job(args)
+    if not {"--help", "--cfg"} & set(args):
+        args = [*args, "--cfg", "job"]
+    assert main(args) == 0, capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (README.parent / ".venv" / "bin" / "jepa").exists(), reason="needs scripts/setup.sh's .venv")
+def test_the_main_job_line_starts_in_a_fresh_shell():
+    line = next(a for script in blocks("bash") for a in jepa_invocations(script) if a[:1] == ["train"])
+    script = " ".join([".venv/bin/jepa", *map(shlex.quote, line), "--cfg", "job"])
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=README.parent, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_readme_links_resolve():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -27,3 +28,15 @@ def _train(cfg: DictConfig) -> None:
     shutdown()
     if trainer.dist.is_main and cfg.eval.enabled:
         get_recipe(cfg.method.name).evaluate(cfg, trainer.method.eval(), trainer.facts)
+    if trainer.dist.is_main:
+        print(where_it_went(cfg))
+
+
+def where_it_went(cfg: DictConfig) -> str:
+    """The closing lines of a run: where its files and its data are."""
+    run_dir = Path(cfg.run_dir).resolve()
+    return (
+        f"run directory {run_dir}: config.yaml, metrics.jsonl, checkpoints/ (the latest in checkpoints/latest), "
+        f"tb/ (tensorboard --logdir {run_dir / 'tb'}){', eval.json' if cfg.eval.enabled else ''}\n"
+        f"data read from {Path(cfg.data.root).expanduser().resolve()}"
+    )

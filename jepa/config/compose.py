@@ -11,12 +11,11 @@ from jepa.config.store import register_configs
 from jepa.config.validate import validate
 
 
-def load_config(
+def compose_config(
     overrides: Sequence[str] = (), command: str = "train", config_dir: str | Path | None = None
 ) -> DictConfig:
     """``jepa/configs/<command>.yaml`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search
-    path, e.g. for ``experiment=mine``), then checked. Raises Hydra's errors for unknown keys or types and
-    :class:`jepa.common.errors.ConfigError` for bad values, each naming the key."""
+    path, e.g. for ``experiment=mine``), unchecked. Raises Hydra's errors for unknown keys or types."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
@@ -24,7 +23,15 @@ def load_config(
     GlobalHydra.instance().clear()
     extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
     with initialize_config_module(config_module="jepa.configs", version_base=None):
-        cfg = compose(config_name=command, overrides=[*extra, *overrides])
+        return compose(config_name=command, overrides=[*extra, *overrides])
+
+
+def load_config(
+    overrides: Sequence[str] = (), command: str = "train", config_dir: str | Path | None = None
+) -> DictConfig:
+    """:func:`compose_config`, then checked: also raises :class:`jepa.common.errors.ConfigError` for bad values,
+    each naming the key."""
+    cfg = compose_config(overrides, command, config_dir)
     validate(command, cfg)
     return cfg
 
