@@ -315,3 +315,18 @@ def test_pendulum_demonstrations_have_no_goal_images(tmp_path):
     cfg.steps = 20
     shard = read_shard(collect(cfg) / "shard_00000.npz")
     assert "goal_obs" not in shard and shard["state"].shape[1] == 3 and shard["actions"].shape[1] == 1
+
+
+def test_an_unreadable_held_out_shard_never_moves_the_held_out_split_onto_a_training_shard(two_rooms_dir, tmp_path):
+    from jepa.data.trajectories import shard_split
+
+    directory = shutil.copytree(two_rooms_dir, tmp_path / "copy")
+    ds = TrajectoryDataset(directory)
+    assert shard_split(ds.meta, ds.bad_shards, 1) == ([0, 1], [2])
+    (directory / "shard_00000.npz").write_bytes(b"garbage")  # a training shard: the rest train, the last is held out
+    ds = TrajectoryDataset(directory)
+    assert shard_split(ds.meta, ds.bad_shards, 1) == ([0], [1]) and len(ds.shards) == 2
+    (directory / "shard_00002.npz").write_bytes(b"garbage")  # the held-out shard: refused, not replaced
+    ds = TrajectoryDataset(directory)
+    with pytest.raises(DataError, match="every held-out shard is unreadable"):
+        shard_split(ds.meta, ds.bad_shards, 1)

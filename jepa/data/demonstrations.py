@@ -41,7 +41,7 @@ class DemonstrationChunks(Dataset):
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.root, self.chunk, self.frames = Path(root), chunk, frames
         self.meta, shards, self.bad_shards = read_collection(self.root)
-        train, val = shard_split(len(shards), val_shards)
+        train, val = shard_split(self.meta, self.bad_shards, val_shards)
         self.shards = [shards[i] for i in (train if split == "train" else val)]
         self.has_goal = all(GOAL_KEY in shard for shard in self.shards)
         self.has_goal_state = all(GOAL_STATE_KEY in shard for shard in self.shards)

@@ -244,15 +244,28 @@ class TrajectoryDataset(Dataset):
         return {"obs": obs_to_tensor(self.shards[shard]["obs"][obs]), **self.actions_and_states(i)}
 
 
-def shard_split(num_shards: int, val_shards: int) -> tuple[range, range]:
-    """(train, val) shard numbers, val the last ``val_shards``; every consumer (world-model validation, its
-    position probe, encoder pretraining) holds out the same episodes."""
-    if not 0 < val_shards < num_shards:
-        raise DataError(f"need 0 < val_shards < {num_shards} readable shards, got {val_shards}")
-    return range(num_shards - val_shards), range(num_shards - val_shards, num_shards)
+def shard_split(meta: dict[str, Any], bad_shards: Sequence[Path], val_shards: int) -> tuple[list[int], list[int]]:
+    """(train, val) numbers of a collection's readable shards (as :func:`read_collection` lists them): val those
+    among the collection's last ``val_shards`` shards, train the others. Every consumer (world-model validation, its
+    position probe, encoder pretraining, policies) holds out the same episodes, and an unreadable held-out shard
+    never moves the held-out split onto a training shard: with none of them readable, it raises."""
+    names = list(meta["shards"])
+    if not 0 < val_shards < len(names):
+        raise DataError(f"need 0 < val_shards < {len(names)}, the collection's shards; got {val_shards}")
+    unreadable = {Path(p).name for p in bad_shards}
+    readable = [name for name in names if name not in unreadable]
+    held_out = set(names[-val_shards:])
+    train = [i for i, name in enumerate(readable) if name not in held_out]
+    val = [i for i, name in enumerate(readable) if name in held_out]
+    if not val or not train:
+        side = "held-out" if not val else "training"
+        raise DataError(f"every {side} shard is unreadable ({', '.join(sorted(unreadable))}); the splits stay apart")
+    return train, val
 
 
-def sample_frames(dataset: TrajectoryDataset, shards: range, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def sample_frames(
+    dataset: TrajectoryDataset, shards: Sequence[int], limit: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``limit`` (uint8 frames (N, H, W, 3), true states (N, S)) of ``shards``, drawn without replacement
     and kept in file order: consecutive frames are near-duplicates, so a random subset covers more states."""
     obs = np.concatenate([dataset.shards[i]["obs"] for i in shards])
@@ -286,7 +299,7 @@ class TrajectoryFrames(Dataset):
     ):
         check_split(split)
         collection = TrajectoryDataset(root, num_steps=1)
-        train, val = shard_split(len(collection.shards), val_shards)
+        train, val = shard_split(collection.meta, collection.bad_shards, val_shards)
         shards, limit = (train, num_train) if split == "train" else (val, num_val)
         self.frames, states = sample_frames(collection, shards, limit, seed)
         if self.frames.shape[1:3] != (image_size, image_size):

@@ -80,7 +80,7 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
             cfg.method.encoder_init,
         )
         fitted = cfg.method.encoder_standardise or cfg.method.encoder_components
-        fit_shards = len(windows.shards) - cfg.data.val_shards if fitted else 0
+        fit_shards = shard_split(windows.meta, windows.bad_shards, cfg.data.val_shards)[0] if fitted else []
         windows = EncodedWindows(windows, model, fit_shards, cfg.method.encoder_standardise)
     train_set, val_set = split_by_shard(windows, cfg.data.val_shards)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data.root)
@@ -93,7 +93,7 @@ def _fit_read_out(cfg: DictConfig, model: WorldModel, windows) -> None:
     m = cfg.method
     if not (m.encoder_standardise or m.encoder_components):
         return
-    train_shards, _ = shard_split(len(windows.shards), cfg.data.val_shards)
+    train_shards, _ = shard_split(windows.meta, windows.bad_shards, cfg.data.val_shards)
     frames, _ = sample_frames(windows, train_shards, m.probe_frames, cfg.train.seed)
     model.encoder.fit(encode_frames(model, frames, encode=model.encoder.pooled), m.encoder_standardise)
 

@@ -8,7 +8,7 @@ concatenation of the ``frameskip`` actions between them, so any collected data s
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -73,14 +73,17 @@ class EncodedWindows(Dataset):
     A frozen encoder maps a frame to the same latent in every epoch, and encoding 64 windows of 9 frames with a
     ViT costs seconds per step, so every frame is encoded once here (36k Two-Rooms frames at 16 x 192 floats:
     440 MB). With ``fit_shards``, the encoder's read-out (:meth:`PooledEncoder.fit`) is first fitted to the
-    pooled tokens of those first shards (the training ones), ``standardise`` as the config says."""
+    pooled tokens of those shards (the training ones), ``standardise`` as the config says."""
 
-    def __init__(self, windows: TrajectoryDataset, model: WorldModel, fit_shards: int = 0, standardise: bool = True):
+    def __init__(
+        self, windows: TrajectoryDataset, model: WorldModel, fit_shards: Sequence[int] = (), standardise: bool = True
+    ):
         self.windows, self.index, self.shards = windows, windows.index, windows.shards
+        self.meta, self.bad_shards = windows.meta, windows.bad_shards
         encoder = model.encoder
         if fit_shards:
             pooled = [encode_frames(model, shard["obs"], encode=encoder.pooled) for shard in windows.shards]
-            encoder.fit(torch.cat(pooled[:fit_shards]), standardise)
+            encoder.fit(torch.cat([pooled[i] for i in fit_shards]), standardise)
             self.latents = [encoder.read_out(z) for z in pooled]
         else:
             self.latents = [encode_frames(model, shard["obs"]) for shard in windows.shards]
@@ -94,9 +97,9 @@ class EncodedWindows(Dataset):
 
 
 def split_by_shard(dataset: TrajectoryDataset | EncodedWindows, val_shards: int) -> tuple[Subset, Subset]:
-    """(train, val) windows, val from the last ``val_shards`` readable shards (:func:`shard_split`)."""
-    _, val = shard_split(len(dataset.shards), val_shards)
-    is_val = dataset.index[:, 0] >= val.start
+    """(train, val) windows, val from the collection's last ``val_shards`` shards (:func:`shard_split`)."""
+    _, val = shard_split(dataset.meta, dataset.bad_shards, val_shards)
+    is_val = np.isin(dataset.index[:, 0], val)
     return Subset(dataset, np.flatnonzero(~is_val).tolist()), Subset(dataset, np.flatnonzero(is_val).tolist())
 
 

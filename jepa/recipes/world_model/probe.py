@@ -21,7 +21,7 @@ def position_probe(
     """Ridge R² of the true state from each model's latents (and from raw pixels), and the nearest-neighbour state
     error: fit on ``frames`` frames of the training shards, scored on as many of the last ``val_shards`` shards'
     episodes."""
-    train_shards, held_out = shard_split(len(dataset.shards), val_shards)
+    train_shards, held_out = shard_split(dataset.meta, dataset.bad_shards, val_shards)
     train_obs, train_states = sample_frames(dataset, train_shards, frames, seed)
     val_obs, val_states = sample_frames(dataset, held_out, frames, seed)
     train_states, val_states = torch.from_numpy(train_states), torch.from_numpy(val_states)
