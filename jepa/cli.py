@@ -35,6 +35,7 @@ USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--
   rollout      run an agent in an environment: jepa rollout run=runs/wm_two_rooms (MPC in its world model)
   compare      overlay the training curves of runs: jepa compare runs=[runs/a,runs/b]
   export       write a run's encoder alone: jepa export run=runs/ijepa_shapes out=encoder.safetensors
+  embed        features of image, video or sound files: jepa embed file=encoder.safetensors inputs=photos/
 
 `jepa <command> --help` lists the command's config groups and keys with their defaults."""
 
@@ -65,6 +66,7 @@ COMMANDS = {
     ),
     "compare": Command("compare", "jepa.commands.compare:compare"),
     "export": Command("export", "jepa.commands.export:export"),
+    "embed": Command("embed", "jepa.commands.embed:embed"),
 }
 
 

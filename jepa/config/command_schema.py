@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -107,6 +108,18 @@ class ExportConfig:
 
     run: str = MISSING
     out: str = "encoder.safetensors"
+
+
+@dataclass
+class EmbedConfig:
+    """``jepa embed file=FILE inputs=...``: features of images, video files or sound files, one row per file."""
+
+    inputs: Any = MISSING  # a file, a folder (its files of the encoder's modality, sorted) or a list [a.png,b.png]
+    file: str = ""  # a `jepa export` file
+    run: str = ""  # or a `jepa train` run directory, whose encoder is read as `jepa export` would write it
+    out: str = "features.npy"  # (N, D) float32; beside it <out>.files.txt names the file of each row
+    batch_size: int = 32
+    device: str = "auto"
 
 
 @dataclass

@@ -34,6 +34,7 @@ SCHEMAS = {
     "rollout": c.RolloutConfig,
     "compare": c.CompareConfig,
     "export": c.ExportConfig,
+    "embed": c.EmbedConfig,
 }
 
 

@@ -182,6 +182,18 @@ def check_declared(cfg: DictConfig) -> None:
         raise ConfigError(f"{unknown[0]} is not a key of this command's config (a + cannot add one){hint}")
 
 
+def validate_embed(cfg: DictConfig) -> None:
+    check_positive(cfg, "batch_size")
+    if bool(cfg.file) == bool(cfg.run):
+        raise ConfigError("give the encoder as file=<a jepa export file> or run=<a run directory>, one of the two")
+    if cfg.run:
+        _check_trained_run("run", cfg.run)
+    elif not Path(cfg.file).expanduser().is_file():
+        raise ConfigError(f"file={cfg.file} is not a file")
+    if not cfg.out.endswith(".npy"):
+        raise ConfigError(f"out={cfg.out}: features are written as a .npy file")
+
+
 def validate(command: str, cfg: DictConfig) -> None:
     """Every key of ``command``'s config is declared, every key that must be given is set, and every value passes
     its checks."""
@@ -199,4 +211,5 @@ VALIDATORS: dict[str, Callable[[DictConfig], None]] = {
     "rollout": validate_rollout,
     "compare": validate_compare,
     "export": validate_export,
+    "embed": validate_embed,
 }

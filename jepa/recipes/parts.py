@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from torch.utils.data import Dataset
 from jepa.common.errors import ConfigError
 from jepa.data.audio import AUDIO_DATASETS, GENERATED_AUDIO, NUM_MEL_BINS, build_audio_dataset
 from jepa.data.images import build_image_dataset
+from jepa.data.inputs import Preprocessing
 from jepa.data.video import VIDEO_DATASETS, ClipSampler, build_video_dataset
 from jepa.losses import VCR, SIGReg
 from jepa.masks import BlockSpec, MultiBlock3DMasks, MultiBlockMasks, TimeFrequencyBlocks, TimeFrequencyMasks
@@ -119,6 +121,26 @@ def build_masks(
         return blocks
     stripes = TimeFrequencyBlocks(num_targets=cfg.stripe_targets, target_scale=tuple(cfg.stripe_scale), **context)
     return TimeFrequencyMasks(stripes, blocks, total_steps=total_steps, start_probability=cfg.curriculum_start)
+
+
+def input_preprocessing(cfg: DictConfig, run_dir: str | Path) -> Preprocessing | None:
+    """How :func:`build_dataset` reads one held-out file of the ``data`` section ``cfg``, for an exported encoder
+    to read files the same way; audio takes the run's training statistics. None for the digits, arrays scaled
+    otherwise than any file."""
+    if cfg.name == "digits":
+        return None
+    if cfg.name in AUDIO_DATASETS:
+        stats = json.loads((Path(run_dir) / FBANK_STATS).read_text())
+        return Preprocessing("audio", clip_frames=cfg.clip_frames, fbank_mean=stats["mean"], fbank_std=stats["std"])
+    if cfg.name in VIDEO_DATASETS:
+        return Preprocessing(
+            "video",
+            image_size=cfg.image_size,
+            frames_per_clip=cfg.frames_per_clip,
+            frame_step=cfg.frame_step,
+            video_backend=cfg.video_backend,
+        )
+    return Preprocessing("image", image_size=cfg.image_size)
 
 
 def build_dataset(cfg: DictConfig, split: str, run_dir: str | Path | None = None) -> Dataset:
