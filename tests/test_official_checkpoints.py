@@ -3,7 +3,8 @@
 Always: a checkpoint file with the official key names, prefixes and shapes lands every tensor in its place, and our
 rotary embedding equals V-JEPA 2's formula written out here. With local checkouts (IJEPA_SRC, VJEPA_SRC, VJEPA2_SRC;
 skipped without them): the official models' own state dicts, saved as the official training loops save them,
-load through ``load_pretrained`` and our features equal the official ones on the same input to 1e-5.
+load through ``load_pretrained`` and our features equal the official ones on the same input to 2e-6 (the largest
+difference measured is 7.2e-7; a LayerNorm eps of 1e-5 instead of 1e-6 moves them by more).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from jepa.models.rope import apply_rope, rope_tables
 
 IJEPA_SRC, VJEPA_SRC, VJEPA2_SRC = (os.environ.get(key) for key in ("IJEPA_SRC", "VJEPA_SRC", "VJEPA2_SRC"))
 DIM, PRED_DIM, DEPTH, HEADS, BATCH = 96, 64, 2, 4, 2
-FORWARD_ATOL = 1e-5
+FORWARD_ATOL = 2e-6
 FORMATS = {  # prefix of every key, number of mask tokens, position embedding, video
     "ijepa": ("module.", 1, "sincos", False),
     "vjepa": ("module.backbone.", 2, "sincos", True),

@@ -27,7 +27,7 @@ from jepa.models import MaskedPredictor, convert_official_state_dict, create_mod
 from jepa.models.pos_embed import sincos_nd
 
 IJEPA_SRC, VJEPA_SRC = os.environ.get("IJEPA_SRC"), os.environ.get("VJEPA_SRC")
-BATCH, DIM, PRED_DIM, DEPTH, HEADS = 4, 64, 32, 2, 4
+BATCH, DIM, PRED_DIM, DEPTH, HEADS, SIZE = 4, 64, 32, 2, 4, 64  # SIZE: 64 px in 8 px patches, an 8 x 8 grid
 LR, WEIGHT_DECAY, MOMENTUM = 1e-3, 0.04, 0.996
 LOSS_RTOL = 1e-6  # relative difference of the losses
 GRAD_TOL = 1e-6  # absolute difference of a gradient, relative to the largest entry of that tensor's official gradient
@@ -57,15 +57,23 @@ def import_official(root: str, *names: str) -> list[ModuleType]:
         forget()
 
 
-def randomize_(*modules: nn.Module) -> None:
+def randomize_(*modules: nn.Module, seed: int = 1) -> None:
     """Noise on every trainable tensor (norm gains, zero biases, zero-initialised mask tokens included), so a
-    parameter mapped to the wrong place cannot go unnoticed."""
-    torch.manual_seed(1)
+    parameter mapped to the wrong place cannot go unnoticed; the fixed position embeddings stay."""
+    torch.manual_seed(seed)
     with torch.no_grad():
         for module in modules:
             for p in module.parameters():
                 if p.requires_grad:
                     p.add_(0.02 * torch.randn_like(p))
+
+
+def independent_target(encoder: nn.Module) -> nn.Module:
+    """A target encoder whose weights differ from the online encoder's: a copy would make the EMA update a no-op
+    (``m * w + (1 - m) * w = w``) whatever the momentum, so a wrong momentum could not show."""
+    target = copy.deepcopy(encoder)
+    randomize_(target, seed=2)
+    return target.requires_grad_(False)
 
 
 def official_adamw(encoder: nn.Module, predictor: nn.Module) -> torch.optim.AdamW:
@@ -139,7 +147,7 @@ def test_ijepa_step_equals_the_official_one():
     )
     torch.manual_seed(0)
     encoder = vit.VisionTransformer(
-        img_size=[32],
+        img_size=[SIZE],
         patch_size=8,
         embed_dim=DIM,
         depth=DEPTH,
@@ -148,30 +156,33 @@ def test_ijepa_step_equals_the_official_one():
         norm_layer=partial(nn.LayerNorm, eps=1e-6),
     )
     predictor = vit.vit_predictor(
-        num_patches=16, embed_dim=DIM, predictor_embed_dim=PRED_DIM, depth=DEPTH, num_heads=HEADS
+        num_patches=(SIZE // 8) ** 2, embed_dim=DIM, predictor_embed_dim=PRED_DIM, depth=DEPTH, num_heads=HEADS
     )
     randomize_(encoder, predictor)
-    target = copy.deepcopy(encoder).requires_grad_(False)
-    ours_encoder = create_model("vit_tiny", input_size=32, patch_size=8, embed_dim=DIM, depth=DEPTH, num_heads=HEADS)
+    target = independent_target(encoder)
+    ours_encoder = create_model("vit_tiny", input_size=SIZE, patch_size=8, embed_dim=DIM, depth=DEPTH, num_heads=HEADS)
     ours_predictor = MaskedPredictor(ours_encoder.grid, DIM, predictor_dim=PRED_DIM, depth=DEPTH, num_heads=HEADS)
     load_official_weights(ours_encoder, encoder.state_dict())
     load_official_weights(ours_predictor, predictor.state_dict())
     method = MaskedJEPA(ours_encoder, ours_predictor, loss="smooth_l1")
+    load_official_weights(method.target_encoder, target.state_dict())
 
-    collate = multiblock.MaskCollator(
-        input_size=(32, 32),
+    collate = multiblock.MaskCollator(  # two context blocks per image on an 8 x 8 grid, small enough to differ
+        input_size=(SIZE, SIZE),
         patch_size=8,
-        enc_mask_scale=(0.85, 1.0),
-        pred_mask_scale=(0.2, 0.3),
+        enc_mask_scale=(0.5, 0.7),
+        pred_mask_scale=(0.1, 0.15),
         aspect_ratio=(0.75, 1.5),
-        nenc=1,
-        npred=4,
-        min_keep=2,
+        nenc=2,
+        npred=3,
+        min_keep=4,
         allow_overlap=False,
     )
     torch.manual_seed(0)  # the sampler places its blocks with torch's global generator
     _, masks_enc, masks_pred = collate([(torch.zeros(()), 0)] * BATCH)
-    x = torch.randn(BATCH, 3, 32, 32)
+    assert len(masks_enc) == 2 and masks_enc[0].shape[1] >= 16  # two contexts of 16 tokens or more per image
+    assert len({tuple(row.tolist()) for m in masks_enc for row in m}) > BATCH  # they differ, within an image too
+    x = torch.randn(BATCH, 3, SIZE, SIZE)
 
     def official_loss() -> torch.Tensor:
         with torch.no_grad():
@@ -197,7 +208,7 @@ def test_vjepa_step_equals_the_official_one():
         "src.masks.multiblock3d",
         "src.masks.utils",
     )
-    video = dict(img_size=32, patch_size=8, num_frames=4, tubelet_size=2, uniform_power=True, use_sdpa=True)
+    video = dict(img_size=SIZE, patch_size=8, num_frames=4, tubelet_size=2, uniform_power=True, use_sdpa=True)
     torch.manual_seed(0)
     backbone = vit.VisionTransformer(
         **video, embed_dim=DIM, depth=DEPTH, num_heads=HEADS, qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=1e-6)
@@ -215,10 +226,10 @@ def test_vjepa_step_equals_the_official_one():
     encoder = multimask.MultiMaskWrapper(backbone)
     predictor = multimask.PredictorMultiMaskWrapper(predictor_backbone)
     randomize_(encoder, predictor)  # the zero-initialised mask tokens included, so that they matter
-    target = copy.deepcopy(encoder).requires_grad_(False)
+    target = independent_target(encoder)
     ours_encoder = create_model(
         "vit_tiny",
-        input_size=32,
+        input_size=SIZE,
         patch_size=8,
         num_frames=4,
         tubelet_size=2,
@@ -232,22 +243,23 @@ def test_vjepa_step_equals_the_official_one():
     load_official_weights(ours_encoder, encoder.state_dict())
     load_official_weights(ours_predictor, predictor.state_dict())
     method = MaskedJEPA(ours_encoder, ours_predictor, loss="l1")
+    load_official_weights(method.target_encoder, target.state_dict())
 
-    # configs/pretrain/vitl16.yaml's short- and long-range blocks, scaled to a 2 x 4 x 4 grid
+    # configs/pretrain/vitl16.yaml's short- and long-range blocks on a 2 x 8 x 8 grid
     block = dict(aspect_ratio=(0.75, 1.5), temporal_scale=(1.0, 1.0), max_temporal_keep=1.0, max_keep=None)
     collate = multiblock3d.MaskCollator(
         cfgs_mask=[
-            dict(block, num_blocks=4, spatial_scale=(0.15, 0.15)),
-            dict(block, num_blocks=1, spatial_scale=(0.5, 0.5)),
+            dict(block, num_blocks=8, spatial_scale=(0.15, 0.15)),
+            dict(block, num_blocks=2, spatial_scale=(0.7, 0.7)),
         ],
-        crop_size=32,
+        crop_size=SIZE,
         num_frames=4,
         patch_size=8,
         tubelet_size=2,
     )
     torch.manual_seed(0)  # the sampler places its blocks with torch's global generator
     _, masks_enc, masks_pred = collate([(torch.zeros(()), 0)] * BATCH)
-    clips = torch.randn(BATCH, 3, 4, 32, 32)
+    clips = torch.randn(BATCH, 3, 4, SIZE, SIZE)
 
     def official_loss() -> torch.Tensor:  # app/vjepa/train.py with loss_exp 1 (its reg_coeff is 0)
         with torch.no_grad():
