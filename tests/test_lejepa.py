@@ -151,3 +151,16 @@ def test_on_video_the_local_views_are_shorter_smaller_clips(tmp_path_factory, tm
     assert [v.shape for v in batch["views"]] == [(4, 2, 3, 4, 32, 32), (4, 2, 3, 2, 16, 16)]  # (B, V, C, T, H, W)
     with pytest.raises(ConfigError, match="method.local_frames"):
         load_config([*overrides, "method.local_frames=3"])
+
+
+def test_a_run_starts_by_drawing_the_views_it_trains_on(tiny_overrides, capsys):
+    from PIL import Image
+
+    from jepa.cli import main
+
+    args = [*tiny_overrides, "method.local_size=16", "train.steps=1", "eval.enabled=false", "data.num_workers=0"]
+    assert main(["train", "experiment=lejepa_shapes", *args]) == 0
+    run_dir = Path(next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1])
+    assert f"wrote {run_dir / 'views.png'}" in capsys.readouterr().out
+    with Image.open(run_dir / "views.png") as grid:
+        assert grid.size[0] > 6 * 64 and grid.size[1] > 6 * 64  # 6 views of each of 6 images

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from jepa.common.distributed import barrier, shutdown
 from jepa.recipes import get_recipe, make_trainer
+from jepa.recipes.views_preview import write_views
 from jepa.train.run_dir import hold_run_dir
 
 
@@ -23,6 +24,10 @@ def train(cfg: DictConfig) -> None:
 
 def _train(cfg: DictConfig) -> None:
     trainer = make_trainer(cfg)
+    if trainer.dist.is_main and trainer.step == 0:
+        shown = write_views(cfg, trainer.dataset, trainer.collate, cfg.run_dir)
+        if shown:
+            print(f"wrote {shown}: the views this run trains on")
     trainer.fit()
     barrier()
     shutdown()
