@@ -150,3 +150,17 @@ def test_clip_views_cut_consecutive_frames_and_crop_every_frame_alike():
         torch.testing.assert_close(views[b], expected, atol=1e-5, rtol=0)
     whole = draw_params(ViewSpec(8), 3, torch.Generator().manual_seed(2))
     assert (whole[:, VIEW_PARAMS.index("time_start")] == 0).all()  # whole clips and images start at 0
+
+
+def test_solarize_inverts_the_pixels_above_half_intensity_of_the_drawn_views_only():
+    images = torch.rand(6, 3, 16, 16)
+    spec = ViewSpec(16, scale=(1.0, 1.0), flip_p=0, jitter_p=0, grayscale_p=0, blur_p=0, solarize_p=0.5)
+    params = draw_params(spec, 6, torch.Generator().manual_seed(0))
+    solarized = params[:, VIEW_PARAMS.index("solarize")].bool()
+    assert 0 < int(solarized.sum()) < 6
+    plain = ViewMaker()(images, spec, params.clone().index_fill_(1, torch.tensor([VIEW_PARAMS.index("solarize")]), 0))
+    views = ViewMaker()(images, spec, params)
+    torch.testing.assert_close(views[~solarized], plain[~solarized])
+    torch.testing.assert_close(
+        views[solarized], torch.where(plain[solarized] >= 0.5, 1 - plain[solarized], plain[solarized])
+    )

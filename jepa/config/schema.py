@@ -185,6 +185,7 @@ class ViewsConfig:
     grayscale_p: float = 0.2
     blur_p: float = 0.5
     blur_sigma: list[float] = field(default_factory=lambda: [0.1, 1.0])  # pixels of the view
+    solarize_p: float = 0.0  # probability of inverting the pixels above half intensity (BYOL, DINO: 0.2 on one view)
     mask_p: float = 0.0  # probability of zeroing a band of columns (spectrograms: SpecAugment's frequency mask)
     mask_width: list[float] = field(default_factory=lambda: [0.05, 0.2])  # the band's share of the view's width
 

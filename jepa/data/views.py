@@ -1,6 +1,6 @@
 """Augmented views that know how they were made: each view comes with the parameters of the transformation that
-produced it (crop box, flip, rotation, colour jitter, grayscale, blur), so a method can ask for invariance to them
-(LeJEPA) or condition on the relative transformation between two views (seq-JEPA).
+produced it (crop box, flip, rotation, colour jitter, grayscale, blur, solarize), so a method can ask for invariance
+to them (LeJEPA) or condition on the relative transformation between two views (seq-JEPA).
 
 Everything is batched on tensors: the parameters of a whole global batch are drawn from one generator (shared by
 all DDP ranks, replayed on resume), and the geometric part of every view is one ``grid_sample``.
@@ -33,6 +33,7 @@ VIEW_PARAMS = (
     "mask_centre",  # a band of columns (a spectrogram's mel bins) set to zero: its centre in [0, 1] of the width
     "mask_width",  # its width as a share of the view's width (0: no band)
     "time_start",  # video: the first frame of a temporal crop, as a share of the clip's frames (0: from the start)
+    "solarize",  # 1 when the pixels above half intensity are inverted (after the colour jitter)
 )
 
 
@@ -44,10 +45,11 @@ class ViewSpec:
     its aspect w/h (log-uniform); with ``full_width`` the crop spans the whole width instead and ``scale`` is its
     share of the height (a spectrogram's time crop across all mel bins). ``rotation``: the largest angle in
     degrees; colour jitter (strengths as torchvision's ColorJitter) with probability ``jitter_p``; ``blur_sigma``:
-    Gaussian sigma range in pixels of the view, applied with probability ``blur_p``; with probability ``mask_p`` a
-    band of columns of width ``mask_width`` (a share of the view's width) is zeroed (SpecAugment's frequency mask).
-    On video clips, ``frames`` consecutive frames from a uniformly drawn start (None: all of them), every frame
-    cropped and coloured alike.
+    Gaussian sigma range in pixels of the view, applied with probability ``blur_p``; with probability
+    ``solarize_p`` the pixels above half intensity are inverted (BYOL's and DINO's solarize); with probability
+    ``mask_p`` a band of columns of width ``mask_width`` (a share of the view's width) is zeroed (SpecAugment's
+    frequency mask). On video clips, ``frames`` consecutive frames from a uniformly drawn start (None: all of
+    them), every frame cropped and coloured alike.
     """
 
     size: int | tuple[int, int]
@@ -67,6 +69,7 @@ class ViewSpec:
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     mask_p: float = 0.0
     mask_width: tuple[float, float] = (0.05, 0.2)
+    solarize_p: float = 0.0
 
     def __post_init__(self):
         if not 0 < self.scale[0] <= self.scale[1] <= 1:
@@ -115,8 +118,10 @@ def draw_params(spec: ViewSpec, n: int, generator: torch.Generator) -> torch.Ten
     mask_centre, mask_width = torch.rand(n, generator=g), _chance(n, spec.mask_p, g) * _uniform(n, *spec.mask_width, g)
     # scaled to the frames a clip has to spare when the view is made; 0 for whole clips and images
     time_start = torch.rand(n, generator=g) * (spec.frames is not None)
+    solarize = _chance(n, spec.solarize_p, g)
     geometry = [centre_y, centre_x, height, width, flip, rotation]
-    return torch.stack([*geometry, *factors, hue, grayscale, blur, mask_centre, mask_width, time_start], dim=1)
+    colour = [*factors, hue, grayscale, blur]
+    return torch.stack([*geometry, *colour, mask_centre, mask_width, time_start, solarize], dim=1)
 
 
 def _geometry(images: torch.Tensor, params: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -158,7 +163,7 @@ def _hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 
 def _colour(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """Brightness, contrast, saturation, hue, then grayscale, on (B, 3, H, W) pixels in [0, 1]."""
+    """Brightness, contrast, saturation, hue, grayscale, then solarize, on (B, 3, H, W) pixels in [0, 1]."""
     brightness, contrast, saturation, hue, grayscale = (params[:, i].view(-1, 1, 1, 1) for i in range(6, 11))
     x = (x * (1 + brightness)).clamp(0, 1)
     mean = _gray(x).mean((2, 3), keepdim=True)
@@ -166,7 +171,9 @@ def _colour(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     gray = _gray(x)
     x = ((x - gray) * (1 + saturation) + gray).clamp(0, 1)
     x = _hue(x, hue.view(-1)).clamp(0, 1)
-    return torch.lerp(x, _gray(x).expand_as(x), grayscale)
+    x = torch.lerp(x, _gray(x).expand_as(x), grayscale)
+    solarize = params[:, 15].view(-1, 1, 1, 1) > 0
+    return torch.where(solarize & (x >= 0.5), 1 - x, x)
 
 
 def _blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float) -> torch.Tensor:
@@ -260,6 +267,7 @@ def varying_params(spec: ViewSpec) -> tuple[int, ...]:
         "mask_centre": spec.mask_p > 0,
         "mask_width": spec.mask_p > 0,
         "time_start": spec.frames is not None,
+        "solarize": 0 < spec.solarize_p < 1,
     }
     return tuple(i for i, name in enumerate(VIEW_PARAMS) if shown[name])
 
