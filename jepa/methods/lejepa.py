@@ -7,16 +7,18 @@ import torch
 from torch import nn
 
 from jepa.losses import SIGReg
+from jepa.models.norm import GlobalBatchNorm1d
 
 
 def projector(embed_dim: int, hidden: int, out: int) -> nn.Sequential:
-    """The small MLP between the pooled encoder output and the loss (two hidden layers with batch norm)."""
+    """The small MLP between the pooled encoder output and the loss (two hidden layers with batch norm, over the
+    global batch under DDP)."""
     return nn.Sequential(
         nn.Linear(embed_dim, hidden),
-        nn.BatchNorm1d(hidden),
+        GlobalBatchNorm1d(hidden),
         nn.GELU(),
         nn.Linear(hidden, hidden),
-        nn.BatchNorm1d(hidden),
+        GlobalBatchNorm1d(hidden),
         nn.GELU(),
         nn.Linear(hidden, out),
     )

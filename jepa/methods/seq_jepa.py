@@ -29,6 +29,7 @@ from torch import nn
 
 from jepa.models import ema_update, make_target
 from jepa.models.attention import Block, init_transformer_weights
+from jepa.models.norm import GlobalBatchNorm1d, standardise
 
 # how a view-change action holds a change of rotation (method.relative_rotation; the recipe makes the actions): the
 # difference of the two angles, or the cosine and sine of the angle between the views, which do not wrap
@@ -46,14 +47,14 @@ def action_embedding(action_dim: int, width: int) -> nn.Sequential:
     """Linear without bias, then BatchNorm without affine: (N, A) -> (N, width) standardised per feature, so
     actions of any scale enter the tokens at the scale of a normalised feature, and no learnt shift or gain
     lets the action swamp or vanish beside the encoding."""
-    return nn.Sequential(nn.Linear(action_dim, width, bias=False), nn.BatchNorm1d(width, affine=False))
+    return nn.Sequential(nn.Linear(action_dim, width, bias=False), GlobalBatchNorm1d(width, affine=False))
 
 
 def predictor(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
     """The MLP from [aggregate ‖ next action] to the held-out view's embedding: one hidden layer with batch norm
     (so no bias before it, which the norm would cancel)."""
     return nn.Sequential(
-        nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out_dim)
+        nn.Linear(in_dim, hidden, bias=False), GlobalBatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out_dim)
     )
 
 
@@ -102,7 +103,7 @@ class SeqJEPA(nn.Module):
         self.target_encoder = make_target(encoder)
         self.standardise_target, self.action_conditioning = standardise_target, action_conditioning
         self.action_embed = action_embedding(action_dim, action_embed_dim) if action_conditioning else None
-        self.encoding_norm = nn.BatchNorm1d(embed_dim, affine=False) if normalise_encodings else nn.Identity()
+        self.encoding_norm = GlobalBatchNorm1d(embed_dim, affine=False) if normalise_encodings else nn.Identity()
         width = embed_dim + action_embed_dim if action_conditioning else embed_dim
         if width % num_heads:
             raise ValueError(f"the aggregator's token width {width} is not divisible by its {num_heads} heads")
@@ -183,7 +184,7 @@ class SeqJEPA(nn.Module):
         """The EMA encoder's embedding of each held-out view, (B, C, H, W) -> (B, D), standardised per feature over
         the batch with ``standardise_target`` so that the cosine compares what tells the views apart."""
         z = pooled(self.target_encoder, views)
-        return F.batch_norm(z, None, None, training=True) if self.standardise_target else z
+        return standardise(z) if self.standardise_target else z
 
     def update_target(self, momentum: float) -> None:
         ema_update(self.target_encoder, self.encoder, momentum)
