@@ -153,15 +153,12 @@ def _report(name: str, err: BaseException) -> int:
     """Print what went wrong in one line on stderr -> the exit status: 2 for a bad config or bad input (the
     config, a checkpoint, the data), 1 for what the machine refused (a full disk, a read-only directory), a run
     directory another run holds, or a training that diverged."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     from jepa.common.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RunDirBusyError
 
     if isinstance(err, (RunDirBusyError, NonFiniteLossError)):
         print(f"jepa {name}: {err}", file=sys.stderr)
         return 1
-    if isinstance(err, (ConfigError, HydraException, OmegaConfBaseException)):
+    if isinstance(err, (ConfigError, *_hydra_errors())):
         print(f"jepa {name}: bad config: {_one_line(err, COMMANDS[name].config)}", file=sys.stderr)
         return 2
     if isinstance(err, (CheckpointError, DataError)):
@@ -197,7 +194,6 @@ def run_command(name: str, args: list[str]) -> int:
     from jepa.config.validate import validate
 
     reported = (ConfigError, CheckpointError, DataError, RunDirBusyError, NonFiniteLossError, OSError)
-    reported += _hydra_errors()
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     command = COMMANDS[name]
     try:
@@ -209,9 +205,12 @@ def run_command(name: str, args: list[str]) -> int:
 
     def task(cfg: DictConfig) -> None:
         try:
-            validate(command.config, cfg)
-            if command.check:
-                _function(command.check)(cfg)
+            try:
+                validate(command.config, cfg)
+                if command.check:
+                    _function(command.check)(cfg)
+            except _hydra_errors() as err:  # a value the schema's types refuse; later, a bug of ours
+                raise ConfigError(_one_line(err, command.config)) from err
             _in_sweep_job_dir(cfg, command, swept)
             _function(command.run)(cfg)
         except reported as err:

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 soundfile = pytest.importorskip("soundfile", reason="audio tests need the 'audio' extra (soundfile, torchaudio)")
 
+from jepa.common.errors import DataError  # noqa: E402
 from jepa.data.audio import (  # noqa: E402
     NUM_MEL_BINS,
     AudioClipDataset,
@@ -188,5 +189,5 @@ def test_all_unreadable_files_fail_clearly(tmp_path):
     with pytest.raises(ValueError, match="positive std"):
         AudioClipDataset(tmp_path, stats=(0.0, 0.0))
     (tmp_path / "nothing").mkdir()
-    with pytest.raises(FileNotFoundError, match="no audio files"):
+    with pytest.raises(DataError, match="no audio files"):
         AudioClipDataset(tmp_path / "nothing")

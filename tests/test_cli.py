@@ -160,7 +160,7 @@ def test_a_second_run_into_a_held_run_directory_is_refused_and_the_first_is_unto
 
     from conftest import _logged_losses
 
-    args = [*tiny_overrides, "train.steps=200", "eval.enabled=false", "data.num_workers=0"]
+    args = [*tiny_overrides, "train.steps=300", "eval.enabled=false", "data.num_workers=0"]
     args = [a for a in args if not a.startswith("run_dir=")]
     lone, shared = tmp_path / "lone", tmp_path / "shared"
     cli = [sys.executable, "-m", "jepa.cli", "train", *args]

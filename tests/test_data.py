@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from jepa.common.errors import DataError
 from jepa.data import DigitsDataset, ImageFolderDataset, ShapesDataset, build_image_dataset, make_shapes_dataset
 from jepa.data.generate.shapes import CSV_COLUMNS, SHAPES
 
@@ -59,7 +60,7 @@ def test_all_corrupt_or_empty_folders_fail_clearly(tmp_path):
     with pytest.raises(RuntimeError, match="no readable image"):
         ImageFolderDataset(tmp_path / "bad", image_size=16)[0]
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no images"):
+    with pytest.raises(DataError, match="no images"):
         ImageFolderDataset(tmp_path / "empty")
 
 

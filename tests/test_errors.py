@@ -16,9 +16,9 @@ from jepa.config import load_config
 def _fails_in_one_line(args: list[str], capsys, status: int) -> str:
     capsys.readouterr()
     assert main(args) == status
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "%|" not in line]  # bars aside
+    assert len(lines) == 1, "\n".join(lines)
+    return lines[0]
 
 
 class _Code:
@@ -101,3 +101,10 @@ def test_jepa_debug_shows_the_traceback_instead(monkeypatch, tmp_path):
     monkeypatch.setenv("JEPA_DEBUG", "1")
     with pytest.raises(ConfigError, match="train.resume='foce'"):
         main(["train", "train.resume=foce"])
+
+
+def test_missing_or_too_little_data_is_one_line_exit_2(tiny_overrides, tmp_path, capsys):
+    args = ["train", *tiny_overrides, "train.steps=1", "eval.enabled=false", "data.num_workers=0"]
+    err = _fails_in_one_line([*args, "data=folder", f"data.root={tmp_path / 'nowhere'}"], capsys, 2)
+    assert "nowhere does not exist" in err
+    assert "fewer than one batch" in _fails_in_one_line([*args, "data.num_train=8"], capsys, 2)

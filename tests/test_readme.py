@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from jepa.cli import COMMANDS, main
+from jepa.config.compose import compose_config
+from jepa.config.validate import check_declared
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -100,6 +102,9 @@ def test_readme_jepa_lines_compose(args, tmp_path, monkeypatch, capsys):
     if not {"--help", "--cfg"} & set(args):
         args = [*args, "--cfg", "job"]
     assert main(args) == 0, capsys.readouterr().err
+    overrides = [a for a in args[1:] if "=" in a and not a.startswith("-")]
+    config_dir = args[args.index("--config-dir") + 1] if "--config-dir" in args else None
+    check_declared(compose_config(overrides, COMMANDS[args[0]].config, config_dir))  # no key a + would add
 
 
 @pytest.mark.skipif(not (README.parent / ".venv" / "bin" / "jepa").exists(), reason="needs scripts/setup.sh's .venv")

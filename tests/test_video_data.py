@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 pytest.importorskip("decord", reason="video tests need the 'video' extra (decord2, av)")
 av = pytest.importorskip("av", reason="video tests need the 'video' extra (decord2, av)")
 
+from jepa.common.errors import DataError  # noqa: E402
 from jepa.data.generate.moving_shapes import (  # noqa: E402
     DIRECTIONS,
     FRAME_COLUMNS,
@@ -94,7 +95,7 @@ def test_video_folder_splits_come_from_subfolders_or_index_files(tmp_path):
     assert split_source(tmp_path, "train") == tmp_path / "train"
     assert split_source(tmp_path, "val") == tmp_path / "val.csv"
     assert split_source(tmp_path / "val.csv", "train") == tmp_path / "val.csv"
-    with pytest.raises(FileNotFoundError, match="no val/ folder or val.csv"):
+    with pytest.raises(DataError, match="no val/ folder or val.csv"):
         split_source(tmp_path / "train", "val")
 
 
@@ -149,7 +150,7 @@ def test_all_unreadable_videos_fail_clearly(tmp_path):
     with pytest.raises(RuntimeError, match=r"2 of 2 files are unreadable.*a\.mp4"):
         ds[0]
     (tmp_path / "nothing").mkdir()
-    with pytest.raises(FileNotFoundError, match="no videos"):
+    with pytest.raises(DataError, match="no videos"):
         VideoClipDataset(tmp_path / "nothing")
 
 

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from envs import goal_observer, true_state  # importing envs registers the environments
 from envs.minari_export import export_minari
 from envs.policies import Policy, make_policy
+from jepa.common.errors import ConfigError
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
 
 
@@ -107,7 +108,7 @@ def collect(cfg: DictConfig) -> Path:
     try:
         space = venv.single_observation_space
         if space.dtype != np.uint8 or len(space.shape) != 3 or space.shape[-1] != 3:
-            raise ValueError(f"{cfg.env.id} observes {space}, not RGB frames; try a pixel env (jepa/PixelPendulum-v0)")
+            raise ConfigError(f"{cfg.env.id} observes {space}, not RGB frames; try a pixel env (jepa/PixelPendulum-v0)")
         policy = make_policy(cfg.policy, venv.envs, cfg.seed, cfg.action_noise)
         out.mkdir(parents=True, exist_ok=True)
         recorded = _record(venv, policy, cfg, out)

@@ -17,17 +17,16 @@ from jepa.models.export import PretrainedEncoder, load_encoder
 def _encoder(cfg: DictConfig) -> PretrainedEncoder:
     if cfg.file:
         return load_encoder(Path(cfg.file).expanduser())
-    trained, preprocessing = run_encoder(cfg.run)
-    encoder = PretrainedEncoder(**trained.architecture)
-    encoder.load_state_dict(trained.state_dict())
-    encoder.preprocessing = preprocessing
-    return encoder.eval()
+    return PretrainedEncoder.from_encoder(*run_encoder(cfg.run))
 
 
 def embed(cfg: DictConfig) -> Path:
     encoder = _encoder(cfg)
     if encoder.preprocessing is None:
-        raise ConfigError(f"{cfg.file or cfg.run} holds no preprocessing: export the encoder again with jepa export")
+        raise ConfigError(
+            f"{cfg.file or cfg.run} knows no preprocessing: only `jepa export` of a run whose data are files (not "
+            "the digits) records how to read one"
+        )
     inputs = OmegaConf.to_container(cfg.inputs) if OmegaConf.is_config(cfg.inputs) else cfg.inputs
     files = encoder.preprocessing.files(inputs)
     features = encoder.to(select_device(cfg.device)).embed(files, batch_size=cfg.batch_size)

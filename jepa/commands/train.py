@@ -40,8 +40,10 @@ def _train(cfg: DictConfig) -> None:
 def where_it_went(cfg: DictConfig) -> str:
     """The closing lines of a run: where its files and its data are."""
     run_dir = Path(cfg.run_dir).resolve()
-    return (
+    files = (
         f"run directory {run_dir}: config.yaml, metrics.jsonl, checkpoints/ (the latest in checkpoints/latest), "
-        f"tb/ (tensorboard --logdir {run_dir / 'tb'}){', eval.json' if cfg.eval.enabled else ''}\n"
-        f"data read from {Path(cfg.data.root).expanduser().resolve()}"
+        f"tb/ (tensorboard --logdir {run_dir / 'tb'}){', eval.json' if cfg.eval.enabled else ''}"
     )
+    if cfg.data.name == "digits":  # scikit-learn's, in memory
+        return files
+    return f"{files}\ndata read from {Path(cfg.data.root).expanduser().resolve()}"

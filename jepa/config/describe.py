@@ -40,7 +40,7 @@ def key_descriptions(cfg: DictConfig, prefix: str = "") -> dict[str, str]:
     schema = OmegaConf.get_type(cfg)
     out = {}
     if dataclasses.is_dataclass(schema):
-        out |= {f"{prefix}{key}": text for key, text in field_comments(schema).items() if key in cfg}
+        out |= {f"{prefix}{key}": text for key, text in field_comments(schema).items() if key in cfg.keys()}
     for key in cfg.keys():
         node = cfg._get_node(key)
         if isinstance(node, DictConfig):

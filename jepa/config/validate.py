@@ -167,6 +167,10 @@ def nearest_key(key: str, command: str) -> str | None:
     declared = [path for path, _ in _keys(OmegaConf.structured(SCHEMAS[command]))]
     if command == "train":
         declared += [f"method.{f.name}" for schema in METHOD_SCHEMAS.values() for f in dataclasses.fields(schema)]
+    return _nearest(key, declared)
+
+
+def _nearest(key: str, declared: list[str]) -> str | None:
     near = difflib.get_close_matches(key, declared, n=1, cutoff=0.75)
     return near[0] if near else None
 
@@ -177,8 +181,8 @@ def check_declared(cfg: DictConfig) -> None:
     keys = dict(_keys(cfg))
     unknown = [key for key, declared in keys.items() if not declared]
     if unknown:
-        near = difflib.get_close_matches(unknown[0], [key for key, declared in keys.items() if declared], n=1)
-        hint = f"; did you mean {near[0]}?" if near else ""
+        near = _nearest(unknown[0], [key for key, declared in keys.items() if declared])
+        hint = f"; did you mean {near}?" if near else ""
         raise ConfigError(f"{unknown[0]} is not a key of this command's config (a + cannot add one){hint}")
 
 

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from jepa.common.errors import DataError
 from jepa.data.generate.shapes import SHAPES, make_shapes_dataset
 from jepa.data.index import check_split, find_class_files
 from jepa.data.trajectories import TrajectoryFrames
@@ -105,10 +106,10 @@ class ImageFolderDataset(ImageFiles):
     def __init__(self, root: str | Path, image_size: int = 64):
         root = Path(root)
         if not root.is_dir():
-            raise FileNotFoundError(f"image folder {root} does not exist")
+            raise DataError(f"image folder {root} does not exist")
         files, ids, classes = find_class_files(root, IMAGE_SUFFIXES)
         if not files:
-            raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {root}")
+            raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {root}")
         super().__init__(files, {"class": np.array(ids)}, image_size, max(len(classes), 1))
         self.classes = classes
 
@@ -152,7 +153,7 @@ def build_image_dataset(name: str, split: str, root: str | Path, image_size: int
             return ImageFolderDataset(split_dir, image_size)
         if split == "train":
             return ImageFolderDataset(root, image_size)
-        raise FileNotFoundError(f"image folder {root} has no {split}/ subfolder to evaluate on")
+        raise DataError(f"image folder {root} has no {split}/ subfolder to evaluate on")
     if name == "trajectories":
         return TrajectoryFrames(root, split, image_size, **kwargs)
     raise ValueError(f"unknown image dataset {name!r}; choose from {list(IMAGE_DATASETS)}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jepa.common.errors import DataError
+
 
 def read_index(path: Path) -> tuple[list[Path], list[int]]:
     """``<file path> <integer label>`` per line, space separated (the label is the last field, so paths may
@@ -16,11 +18,11 @@ def read_index(path: Path) -> tuple[list[Path], list[int]]:
                 continue
             name, _, label = line.strip().rpartition(" ")
             if not name or not label.lstrip("-").isdigit():
-                raise ValueError(f"{path}:{number}: expected '<file path> <integer label>', got {line.strip()!r}")
+                raise DataError(f"{path}:{number}: expected '<file path> <integer label>', got {line.strip()!r}")
             files.append(path.parent / name.strip())
             ids.append(int(label))
     if not files:
-        raise ValueError(f"index {path} lists no files")
+        raise DataError(f"index {path} lists no files")
     return files, ids
 
 
@@ -43,10 +45,10 @@ def labelled_files(source: Path, suffixes: set[str], kind: str, plural: str) -> 
     if source.is_file():
         return (*read_index(source), [])
     if not source.is_dir():
-        raise FileNotFoundError(f"{kind} index or folder {source} does not exist")
+        raise DataError(f"{kind} index or folder {source} does not exist")
     files, ids, classes = find_class_files(source, suffixes)
     if not files:
-        raise FileNotFoundError(f"no {plural} ({', '.join(sorted(suffixes))}) found under {source}")
+        raise DataError(f"no {plural} ({', '.join(sorted(suffixes))}) found under {source}")
     return files, ids, classes
 
 
@@ -67,4 +69,4 @@ def split_source(root: Path, split: str) -> Path:
             return candidate
     if split == "train":
         return root
-    raise FileNotFoundError(f"{root} has no {split}/ folder or {split}.csv index to evaluate on")
+    raise DataError(f"{root} has no {split}/ folder or {split}.csv index to evaluate on")

@@ -72,8 +72,14 @@ class Preprocessing:
         return found
 
     def load(self, path: str | Path) -> torch.Tensor:
-        """The encoder's input for one file; raises OSError (or the decoder's error) when it cannot be read."""
+        """The encoder's input for one file; a file that cannot be read or decoded raises a DataError naming it."""
         path = Path(path)
+        try:
+            return self._read(path)
+        except (OSError, RuntimeError, ValueError) as err:  # PIL, the video decoders and the audio reader
+            raise DataError(f"cannot read {path} as {self.modality}: {err}") from err
+
+    def _read(self, path: Path) -> torch.Tensor:
         if self.modality == "image":
             from jepa.data.images import to_tensor
 

@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
+from jepa.common.errors import DataError
+
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     """An independent generator per (seed, step, stream)."""
@@ -52,7 +54,7 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
         if global_batch % world_size:
             raise ValueError(f"global batch {global_batch} is not divisible by the world size {world_size}")
         if num_samples < global_batch:
-            raise ValueError(f"dataset has {num_samples} samples, fewer than one batch of {global_batch}")
+            raise DataError(f"dataset has {num_samples} samples, fewer than one batch of {global_batch}")
         self.num_samples, self.global_batch, self.seed = num_samples, global_batch, seed
         self.start_step, self.total_steps = start_step, total_steps
         self.local = global_batch // world_size

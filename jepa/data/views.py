@@ -163,7 +163,7 @@ def _hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 
 def _colour(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """Brightness, contrast, saturation, hue, grayscale, then solarize, on (B, 3, H, W) pixels in [0, 1]."""
+    """Brightness, contrast, saturation, hue, then grayscale, on (B, 3, H, W) pixels in [0, 1]."""
     brightness, contrast, saturation, hue, grayscale = (params[:, i].view(-1, 1, 1, 1) for i in range(6, 11))
     x = (x * (1 + brightness)).clamp(0, 1)
     mean = _gray(x).mean((2, 3), keepdim=True)
@@ -171,9 +171,12 @@ def _colour(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     gray = _gray(x)
     x = ((x - gray) * (1 + saturation) + gray).clamp(0, 1)
     x = _hue(x, hue.view(-1)).clamp(0, 1)
-    x = torch.lerp(x, _gray(x).expand_as(x), grayscale)
-    solarize = params[:, 15].view(-1, 1, 1, 1) > 0
-    return torch.where(solarize & (x >= 0.5), 1 - x, x)
+    return torch.lerp(x, _gray(x).expand_as(x), grayscale)
+
+
+def _solarize(x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Invert the pixels above half intensity of the ``chosen`` (B,) images among (B, 3, H, W) pixels in [0, 1]."""
+    return torch.where((chosen.view(-1, 1, 1, 1) > 0) & (x >= 0.5), 1 - x, x)
 
 
 def _blur(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float) -> torch.Tensor:
@@ -223,6 +226,8 @@ class ViewMaker:
             x = _colour(x * self.std + self.mean, params)
             x = (x - self.mean) / self.std
         x = _blur(x, params[:, 11] * spec.blur_sigma[1], spec.blur_sigma[1])
+        if x.shape[1] == 3 and bool((params[:, 15] > 0).any()):  # after the blur, as BYOL and DINO solarize
+            x = (_solarize(x * self.std + self.mean, params[:, 15]) - self.mean) / self.std
         return _mask_columns(x, params[:, 12], params[:, 13])
 
     def _clip_views(self, clips: torch.Tensor, spec: ViewSpec, params: torch.Tensor) -> torch.Tensor:

@@ -30,13 +30,26 @@ class PretrainedEncoder(VisionTransformer):
 
     preprocessing: Preprocessing | None = None
 
+    @classmethod
+    def from_encoder(
+        cls, encoder: VisionTransformer, preprocessing: Preprocessing | None, attn_backend: str = "sdpa"
+    ) -> PretrainedEncoder:
+        """A copy of ``encoder`` that embeds files as ``preprocessing`` says, in eval mode."""
+        pretrained = cls(**encoder.architecture, attn_backend=attn_backend)
+        pretrained.load_state_dict(encoder.state_dict(), strict=True)
+        pretrained.preprocessing = preprocessing
+        return pretrained.eval()
+
     @torch.no_grad()
     def embed(self, inputs: str | Path | Sequence[str | Path], batch_size: int = 32) -> torch.Tensor:
         """Features ``(N, D)`` of the files ``inputs`` names (a file, a folder's files of the run's modality in
         sorted order, or a list): each read as the run's evaluation reads its held-out data, encoded, its tokens
         averaged, as the probes average them."""
         if self.preprocessing is None:
-            raise CheckpointError("this encoder file holds no preprocessing; export it from a run with `jepa export`")
+            raise CheckpointError(
+                "this encoder knows no preprocessing: only `jepa export` of a run whose data are files (not the "
+                "digits) records how to read one"
+            )
         files = self.preprocessing.files(inputs)
         device = next(self.parameters()).device
         features = []

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from jepa.common.errors import CheckpointError
 from jepa.config import saved_config
 from jepa.recipes.parts import initialise_from
 from jepa.train import checkpoint as ckpt
@@ -69,7 +70,7 @@ def load_run(run_dir: str | Path) -> tuple[DictConfig, nn.Module, dict[str, Any]
     saved config and facts describe, in eval mode. Only safetensors and JSON are read."""
     path = ckpt.latest_checkpoint(Path(run_dir).expanduser() / "checkpoints")
     if path is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints; train it first (jepa train ...)")
+        raise CheckpointError(f"no checkpoint in {run_dir}/checkpoints; train it first (jepa train ...)")
     _, weights, state = ckpt.load_checkpoint(path)
     cfg = saved_config(state["config"])
     cfg.run_dir = str(run_dir)

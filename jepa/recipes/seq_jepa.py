@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from evals import linear_probe, linear_regression_probe, mlp_regression_probe
+from jepa.common.errors import DataError
 from jepa.common.runtime import select_device
 from jepa.data.images import pixel_normalisation
 from jepa.data.loader import BatchContext
@@ -120,7 +121,7 @@ def sequence_windows(cfg: DictConfig) -> TrajectoryDataset:
     windows = window_dataset(cfg.data.root, cfg.method.views_per_sequence + 1, cfg.method.frameskip)
     size = data_dims(windows)["image_size"]
     if size != cfg.data.image_size:
-        raise ValueError(f"data.image_size={cfg.data.image_size}, but {cfg.data.root} holds {size} px frames")
+        raise DataError(f"data.image_size={cfg.data.image_size}, but {cfg.data.root} holds {size} px frames")
     return windows
 
 

@@ -70,8 +70,9 @@ def _saved(path: Path) -> dict:
 def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
     """Lock ``run_dir`` (created if needed) while the block runs; a second holder is refused with a
     :class:`RunDirBusyError` naming the first. The lock is the kernel's (``flock``), so it goes when its process
-    exits or dies and a crashed run leaves nothing stale behind. Holding it, the checkpoint directories a killed
-    run was writing (``checkpoints/.tmp-*``) are removed: nothing else can be writing them."""
+    exits or dies and a crashed run leaves nothing stale behind. Holding it, what a killed run was writing (the
+    checkpoint directories ``checkpoints/.tmp-*`` and the pointers ``checkpoints/.latest.*.tmp``) is removed:
+    nothing else can be writing them."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / LOCK_FILE, "a+") as handle:
@@ -87,9 +88,13 @@ def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         handle.write(f"jepa train, pid {os.getpid()} on {socket.gethostname()}, since {stamp}\n")
         handle.flush()
-        for partial in (run_dir / "checkpoints").glob(".tmp-*"):
-            log.warning("removing %s, a checkpoint a killed run did not finish writing", partial)
-            shutil.rmtree(partial, ignore_errors=True)
+        checkpoints = run_dir / "checkpoints"
+        for partial in [*checkpoints.glob(".tmp-*"), *checkpoints.glob(".*.tmp")]:
+            log.warning("removing %s, which a killed run did not finish writing", partial)
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                partial.unlink(missing_ok=True)
         try:
             yield
         finally:
