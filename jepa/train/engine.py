@@ -115,17 +115,16 @@ class Trainer:
 
     def _precision(self) -> torch.dtype:
         """``train.precision``, with ``auto`` decided once per run: a resumed run takes the precision its
-        checkpoint records (a busy machine must not turn a bf16 run into an fp32 one half-way); a new one
-        measures, and every rank takes rank 0's choice."""
+        checkpoint records (a busy machine must not turn a bf16 run into an fp32 one half-way) unless it resumes
+        on another kind of device; a new one measures, and every rank takes rank 0's choice."""
         requested = self.cfg.train.precision
         if requested != "auto":
             return select_precision(requested, self.device)
         path = self._resume_from()
         recorded = ckpt.read_train_value(path, "precision") if path is not None else None
-        if recorded is not None:
-            dtype = select_precision(recorded, self.device)
+        if recorded is not None and ckpt.read_train_value(path, "device_type") == self.device.type:
             log.info("train.precision=auto: %s, as recorded by %s", recorded, path)
-            return dtype
+            return select_precision(recorded, self.device)
         dtype = select_precision(requested, self.device)
         if self.dist.enabled:
             bf16 = torch.tensor([dtype == torch.bfloat16], dtype=torch.int32, device=self.device)
@@ -163,6 +162,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "rng": ckpt.rng_state(),
                 "precision": PRECISION_NAMES[self.dtype],
+                "device_type": self.device.type,
                 "config": OmegaConf.to_container(self.cfg, resolve=True),
                 "facts": self.facts,
             }
