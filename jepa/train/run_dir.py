@@ -69,16 +69,17 @@ def _saved(path: Path) -> dict:
 @contextmanager
 def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
     """Lock ``run_dir`` (created if needed) while the block runs; a second holder is refused with a
-    :class:`RunDirBusyError` naming the first. The lock is the kernel's (``flock``), so it goes when its process
-    exits or dies and a crashed run leaves nothing stale behind. Holding it, what a killed run was writing (the
-    checkpoint directories ``checkpoints/.tmp-*`` and the pointers ``checkpoints/.latest.*.tmp``) is removed:
-    nothing else can be writing them."""
+    :class:`RunDirBusyError` naming the first. The lock is the kernel's, a POSIX record lock (``lockf``): it goes
+    when its process exits or dies, so a crashed run leaves nothing stale behind, and unlike ``flock`` it is not
+    inherited by forked children (data-loader workers), which may outlive a killed run by a moment. Holding it,
+    what a killed run was writing (the checkpoint directories ``checkpoints/.tmp-*`` and the pointers
+    ``checkpoints/.latest.*.tmp``) is removed: nothing else can be writing them."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / LOCK_FILE, "a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN: held by another process
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise RunDirBusyError(
@@ -99,7 +100,7 @@ def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
             yield
         finally:
             handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.lockf(handle, fcntl.LOCK_UN)
 
 
 def clear_run_dir(cfg: DictConfig, is_main: bool = True) -> None:
