@@ -9,9 +9,9 @@ def _losses(run_dir):
     return [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.slow
-def test_torchrun_two_cpu_processes_match_one_process_with_the_same_global_batch(tiny_overrides, tmp_path):
-    common = [*tiny_overrides, "train.steps=5", "train.log_every=1", "eval.enabled=false", "data.num_workers=0"]
+def _one_process_and_torchrun(common: list[str], tmp_path) -> tuple[list[float], list[float], object]:
+    """The per-step losses of ``jepa train common`` in one process and under ``torchrun --nproc_per_node=2``
+    (CPU, gloo), and the torchrun run's directory."""
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     subprocess.run(
         [sys.executable, "-m", "jepa.cli", "train", *common, f"run_dir={single}"],
@@ -24,8 +24,15 @@ def test_torchrun_two_cpu_processes_match_one_process_with_the_same_global_batch
         [*torchrun, "train", *common, f"run_dir={ddp}"], timeout=300, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert _losses(ddp) == pytest.approx(_losses(single), rel=1e-4)
-    assert (ddp / "checkpoints" / "latest").exists()
+    return _losses(single), _losses(ddp), ddp
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_match_one_process_with_the_same_global_batch(tiny_overrides, tmp_path):
+    common = [*tiny_overrides, "train.steps=5", "train.log_every=1", "eval.enabled=false", "data.num_workers=0"]
+    single, ddp, ddp_dir = _one_process_and_torchrun(common, tmp_path)
+    assert ddp == pytest.approx(single, rel=1e-4)
+    assert (ddp_dir / "checkpoints" / "latest").exists()
 
 
 @pytest.mark.slow
@@ -37,17 +44,5 @@ def test_torchrun_matches_one_process_for_the_methods_with_batch_norm(method, ti
     take the statistics of the global batch, so two ranks with half the batch each compute what one process does
     (with per-rank statistics the first loss already differs, 0.3345 against 0.3387 for LeJEPA)."""
     common = [*method, *tiny_overrides, "train.steps=4", "train.log_every=1", "eval.enabled=false"]
-    common += ["data.num_workers=0"]
-    single, ddp = tmp_path / "single", tmp_path / "ddp"
-    subprocess.run(
-        [sys.executable, "-m", "jepa.cli", "train", *common, f"run_dir={single}"],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "jepa.cli"]
-    result = subprocess.run(
-        [*torchrun, "train", *common, f"run_dir={ddp}"], timeout=300, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert _losses(ddp) == pytest.approx(_losses(single), rel=1e-5)
+    single, ddp, _ = _one_process_and_torchrun([*common, "data.num_workers=0"], tmp_path)
+    assert ddp == pytest.approx(single, rel=1e-5)

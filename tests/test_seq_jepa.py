@@ -389,13 +389,3 @@ def test_bad_seq_jepa_configs_name_their_key(override, key):
 def test_a_misspelt_seq_jepa_key_is_refused_naming_it():
     with pytest.raises(HydraException, match=r"method\.frame_skip"):
         load_config(["experiment=seq_jepa_shapes", "method.frame_skip=2"])
-
-
-def test_a_regularizer_on_the_encodings_is_added_to_the_loss(tmp_path):
-    from jepa.cli import main
-
-    args = ["experiment=seq_jepa_shapes", "regularizer=sigreg", "train.steps=2", "train.log_every=1"]
-    args += ["data.num_train=64", "data.num_val=32", f"data.root={tmp_path / 'data'}", f"run_dir={tmp_path / 'run'}"]
-    assert main(["train", *args, "eval.enabled=false", "data.num_workers=0", "train.progress=false"]) == 0
-    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
-    assert first["regularizer"] > 0 and first["loss"] == pytest.approx(1 - first["cosine"] + first["regularizer"])

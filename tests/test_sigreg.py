@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -124,3 +125,19 @@ def test_two_processes_match_one_process_on_the_concatenated_batch(tmp_path):
     # Without the all-reduce each rank would see a different, smaller batch: the check above is not vacuous.
     half = SIGReg(num_slices=16, distributed=False)(_linear()(_samples(BATCH, DIM_IN)[: BATCH // 2]), step=STEP)
     assert not torch.isclose(half, loss.detach(), rtol=1e-3)
+
+
+def test_sigreg_on_seq_jepas_encodings_is_added_to_its_loss(tmp_path):
+    from jepa.cli import main
+
+    args = [
+        "experiment=seq_jepa_shapes",
+        "regularizer=sigreg",
+        "train.steps=2",
+        "train.log_every=1",
+        "data.num_train=64",
+    ]
+    args += ["data.num_val=32", f"data.root={tmp_path / 'data'}", f"run_dir={tmp_path / 'run'}", "eval.enabled=false"]
+    assert main(["train", *args, "data.num_workers=0", "train.progress=false"]) == 0
+    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["regularizer"] > 0 and first["loss"] == pytest.approx(1 - first["cosine"] + first["regularizer"])

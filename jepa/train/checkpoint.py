@@ -117,13 +117,13 @@ def find_checkpoint(path: str | Path) -> Path | None:
     return latest_checkpoint(path / "checkpoints")
 
 
-def read_train_value(path: str | Path, key: str) -> Any:
-    """A plain (not tensor) value of a checkpoint's train state, read from its JSON alone; None if absent."""
+def read_train_values(path: str | Path, *keys: str) -> list[Any]:
+    """Plain (not tensor) values of a checkpoint's train state, read from its JSON alone; None where absent."""
     try:
         items = dict(json.loads((Path(path) / "state.json").read_text())["state"][_ITEMS])
     except (ValueError, OSError, KeyError) as err:
         raise CheckpointError(f"checkpoint {path} is damaged ({type(err).__name__}: {err})") from err
-    return items.get(key)
+    return [items.get(key) for key in keys]
 
 
 def load_checkpoint(path: str | Path) -> tuple[int, dict[str, torch.Tensor], dict[str, Any]]:

@@ -121,8 +121,8 @@ class Trainer:
         if requested != "auto":
             return select_precision(requested, self.device)
         path = self._resume_from()
-        recorded = ckpt.read_train_value(path, "precision") if path is not None else None
-        if recorded is not None and ckpt.read_train_value(path, "device_type") == self.device.type:
+        recorded, device_type = ckpt.read_train_values(path, "precision", "device_type") if path else (None, None)
+        if recorded is not None and device_type == self.device.type:
             log.info("train.precision=auto: %s, as recorded by %s", recorded, path)
             return select_precision(recorded, self.device)
         dtype = select_precision(requested, self.device)
