@@ -13,7 +13,7 @@ from .probes import (
     neighbour_state_error,
 )
 from .rank import feature_std, lidar, rankme
-from .report import evaluate_encoders, evaluate_over_seeds, format_table, summarise_seeds, write_eval
+from .report import evaluate_encoders, evaluate_over_seeds, format_table, summarise_runs, summarise_seeds, write_eval
 
 __all__ = [
     "AttentiveProbe",
@@ -37,6 +37,7 @@ __all__ = [
     "neighbour_state_error",
     "rankme",
     "raw_features",
+    "summarise_runs",
     "summarise_seeds",
     "wilson_interval",
     "write_eval",

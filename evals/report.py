@@ -278,3 +278,17 @@ def summarise_seeds(rows_per_seed: list[list[dict]]) -> list[dict]:
             row[column], row[f"{column}_ci"] = mean, None if interval is None else (interval[1] - interval[0]) / 2
         summary.append(row)
     return summary
+
+
+def summarise_runs(rows_per_run: list[list[dict]]) -> list[dict]:
+    """One row per encoder over several trainings: each training's figures (already means over its probe seeds)
+    become one sample, and each figure gets its mean and 95 % Student-t interval over the trainings, as
+    :func:`summarise_seeds` does over probe seeds. The trainings must report the same encoders in the same order."""
+    encoders = [[row["encoder"] for row in rows] for rows in rows_per_run]
+    if any(names != encoders[0] for names in encoders):
+        raise ValueError(f"the runs report different encoders: {encoders}")
+    stripped = [
+        [{k: v for k, v in row.items() if k != "seeds" and not k.endswith("_ci")} for row in rows]
+        for rows in rows_per_run
+    ]
+    return summarise_seeds(stripped)

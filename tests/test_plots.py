@@ -62,3 +62,39 @@ def test_a_misspelt_compare_key_fails_naming_it(tmp_path, capsys):
         load_config([f"runs=[{tmp_path / 'a'}]", "outt=x.png"], command="compare")
     assert main(["compare", f"runs=[{tmp_path / 'a'}]", "outt=x.png"]) == 2
     assert "outt" in capsys.readouterr().err
+
+
+def _write_eval(run_dir, pretrained: float, random_init: float) -> None:
+    rows = [
+        {"encoder": "pretrained", "seeds": 5, "shape_acc": pretrained, "shape_acc_ci": 0.01},
+        {"encoder": "random_init", "seeds": 5, "shape_acc": random_init, "shape_acc_ci": 0.02},
+    ]
+    (run_dir / "eval.json").write_text(json.dumps({"rows": rows}))
+
+
+def test_compare_reports_the_probes_over_trainings_with_t_intervals(tmp_path, capsys):
+    """Three trainings' probe rows become one row per encoder: the mean over the trainings and the half-width of
+    the Student-t interval with 2 degrees of freedom (4.303 * sd / sqrt(3))."""
+    runs = []
+    for seed, (pretrained, random_init) in enumerate([(0.30, 0.20), (0.32, 0.20), (0.34, 0.20)]):
+        _write_run(tmp_path / f"s{seed}", rankme_end=9.0, std_end=0.3)
+        _write_eval(tmp_path / f"s{seed}", pretrained, random_init)
+        runs.append(str(tmp_path / f"s{seed}"))
+    out = tmp_path / "seeds.png"
+    assert main(["compare", f"runs=[{','.join(runs)}]", f"out={out}"]) == 0
+    summary = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [row["encoder"] for row in summary] == ["pretrained", "random_init"]
+    assert summary[0]["shape_acc"] == pytest.approx(0.32)
+    assert summary[0]["shape_acc_ci"] == pytest.approx(4.302653 * 0.02 / 3**0.5, rel=1e-5)
+    assert summary[1]["shape_acc_ci"] == pytest.approx(0.0, abs=1e-12)
+    printed = capsys.readouterr().out
+    assert "over 3 trainings" in printed and "32.0 ±5.0" in printed
+
+
+def test_compare_refuses_trainings_that_report_different_encoders(tmp_path, capsys):
+    _write_run(tmp_path / "a", rankme_end=9.0, std_end=0.3)
+    _write_run(tmp_path / "b", rankme_end=9.0, std_end=0.3)
+    _write_eval(tmp_path / "a", 0.3, 0.2)
+    (tmp_path / "b" / "eval.json").write_text(json.dumps({"rows": [{"encoder": "world_model", "success": 1.0}]}))
+    assert main(["compare", f"runs=[{tmp_path / 'a'},{tmp_path / 'b'}]", f"out={tmp_path / 'x.png'}"]) == 2
+    assert "different encoders" in capsys.readouterr().err

@@ -124,7 +124,9 @@ class EmbedConfig:
 
 @dataclass
 class CompareConfig:
-    """``jepa compare runs=[a,b]``: overlay the training curves of several runs."""
+    """``jepa compare runs=[a,b]``: overlay the training curves of several runs; for trainings of one recipe with
+    different seeds, also their probe figures over the trainings with 95 % intervals (printed, and written beside
+    ``out`` as JSON)."""
 
     runs: list[str] = MISSING
     out: str = "compare.png"
