@@ -151,3 +151,22 @@ def test_the_random_init_baseline_of_a_frozen_run_gets_its_read_out_fitted_too(c
     _fit_read_out(cfg, model, windows)
     z = model.encode(torch.randn(3, 3, 64, 64))
     assert z.shape == (3, 1, 16) and model.encoder.projection.abs().sum() > 0 and z.std() > 0
+
+
+def test_a_lejepa_vit_is_a_frozen_encoder_and_a_sound_encoder_is_refused(collected, tmp_path):
+    """Any image ViT whose frames were normalised like the world model's serves, whatever objective trained it."""
+    from jepa.cli import main
+    from jepa.common.errors import ConfigError
+    from jepa.models import VisionTransformer
+    from jepa.recipes.world_model.frozen import load_pretrained_encoder
+
+    tiny = ["model.embed_dim=32", "model.depth=1", "model.num_heads=2", "data.batch_size=8", "data.num_workers=0"]
+    tiny += ["optim.warmup_steps=1", "train.steps=1", "train.threads=1", "train.progress=false", "eval.enabled=false"]
+    frames = ["data.name=trajectories", f"data.root={collected}", "data.num_train=32", "data.num_val=16"]
+    assert main(["train", "experiment=lejepa_shapes", f"run_dir={tmp_path / 'frames'}", *frames, *tiny]) == 0
+    vit, settings = load_pretrained_encoder(str(tmp_path / "frames"), 64)
+    assert isinstance(vit, VisionTransformer) and settings["model"]["embed_dim"] == 32
+    sounds = ["data.num_train=16", "data.num_val=8"]
+    assert main(["train", "experiment=lejepa_sounds", f"run_dir={tmp_path / 'sounds'}", *sounds, *tiny]) == 0
+    with pytest.raises(ConfigError, match="data.name=sounds"):
+        load_pretrained_encoder(str(tmp_path / "sounds"), 64)

@@ -96,10 +96,11 @@ def load_pretrained_encoder(run_dir: str, image_size: int) -> tuple[VisionTransf
         cfg, method, _ = load_run(run_dir)
     except (KeyError, OmegaConfBaseException) as err:
         raise ConfigError(f"method.encoder={run_dir} is not a jepa train run of an encoder ({err})") from None
-    if cfg.method.name != "masked_jepa" or clip_frames(cfg.data) or cfg.data.name not in IMAGENET_NORMALISED:
+    encoder = method.eval_encoder()
+    if not isinstance(encoder, VisionTransformer) or clip_frames(cfg.data) or cfg.data.name not in IMAGENET_NORMALISED:
         raise ConfigError(
             f"method.encoder={run_dir} was trained with method={cfg.method.name} on data.name={cfg.data.name}; a "
-            f"world model needs an image encoder whose inputs were normalised like its frames "
+            f"world model needs an image ViT (I-JEPA, LeJEPA) whose inputs were normalised like its frames "
             f"({', '.join(IMAGENET_NORMALISED)})"
         )
     if cfg.data.image_size != image_size:
@@ -108,4 +109,4 @@ def load_pretrained_encoder(run_dir: str, image_size: int) -> tuple[VisionTransf
             f"{image_size} px"
         )
     settings = {"model": OmegaConf.to_container(cfg.model), "image_size": image_size}
-    return method.eval_encoder(), settings
+    return encoder, settings
