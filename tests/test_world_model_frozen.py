@@ -162,8 +162,8 @@ def test_a_lejepa_vit_is_a_frozen_encoder_and_a_sound_encoder_is_refused(collect
 
     tiny = ["model.embed_dim=32", "model.depth=1", "model.num_heads=2", "data.batch_size=8", "data.num_workers=0"]
     tiny += ["optim.warmup_steps=1", "train.steps=1", "train.threads=1", "train.progress=false", "eval.enabled=false"]
-    frames = ["data.name=trajectories", f"data.root={collected}", "data.num_train=32", "data.num_val=16"]
-    assert main(["train", "experiment=lejepa_shapes", f"run_dir={tmp_path / 'frames'}", *frames, *tiny]) == 0
+    frames = [f"data.root={collected}", "data.num_train=32", "data.num_val=16"]
+    assert main(["train", "experiment=lejepa_two_rooms", f"run_dir={tmp_path / 'frames'}", *frames, *tiny]) == 0
     vit, settings = load_pretrained_encoder(str(tmp_path / "frames"), 64)
     assert isinstance(vit, VisionTransformer) and settings["model"]["embed_dim"] == 32
     sounds = ["data.num_train=16", "data.num_val=8"]
