@@ -94,7 +94,7 @@ def test_the_frozen_preset_is_the_world_model_preset_on_the_pretraining_run():
     from jepa.config import load_config
 
     frozen, base = load_config(["experiment=wm_two_rooms_frozen"]), load_config(["experiment=wm_two_rooms"])
-    assert frozen.method.encoder == "runs/ijepa_two_rooms" and frozen.method.encoder_pool == 4
+    assert frozen.method.encoder == "runs/lejepa_two_rooms" and frozen.method.encoder_pool == 1
     assert frozen.optim == base.optim and frozen.run_dir == "runs/wm_two_rooms_frozen"
 
 
