@@ -159,7 +159,7 @@ def test_a_run_starts_by_drawing_the_views_it_trains_on(tiny_overrides, capsys):
     from jepa.cli import main
 
     args = [*tiny_overrides, "method.local_size=16", "train.steps=1", "eval.enabled=false", "data.num_workers=0"]
-    assert main(["train", "experiment=lejepa_shapes", *args]) == 0
+    assert main(["train", "experiment=lejepa_shapes", "method.local_views=4", *args]) == 0
     run_dir = Path(next(o for o in tiny_overrides if o.startswith("run_dir=")).split("=", 1)[1])
     assert f"wrote {run_dir / 'views.png'}" in capsys.readouterr().out
     with Image.open(run_dir / "views.png") as grid:

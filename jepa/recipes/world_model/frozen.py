@@ -96,7 +96,7 @@ def load_pretrained_encoder(run_dir: str, image_size: int) -> tuple[VisionTransf
         cfg, method, _ = load_run(run_dir)
     except (KeyError, OmegaConfBaseException) as err:
         raise ConfigError(f"method.encoder={run_dir} is not a jepa train run of an encoder ({err})") from None
-    encoder = method.eval_encoder()
+    encoder = method.eval_encoder() if hasattr(method, "eval_encoder") else None  # a world model run has none
     if not isinstance(encoder, VisionTransformer) or clip_frames(cfg.data) or cfg.data.name not in IMAGENET_NORMALISED:
         raise ConfigError(
             f"method.encoder={run_dir} was trained with method={cfg.method.name} on data.name={cfg.data.name}; a "
