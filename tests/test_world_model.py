@@ -75,6 +75,19 @@ def test_one_batched_rollout_equals_per_candidate_rollouts():
     assert torch.allclose(batched, single, atol=1e-5)
 
 
+def test_the_proprio_state_is_read_standardised_by_the_statistics_the_model_was_given():
+    plain = _model(proprio_dim=P)
+    mean, std = torch.tensor([3.0, -1.0]), torch.tensor([10.0, 0.5])
+    scaled = WorldModel(plain.encoder, plain.predictor, proprio_mean=mean, proprio_std=std).eval()
+    z, proprio, actions = torch.randn(3, 2, 1, D), mean + std * torch.randn(3, 2, P), torch.randn(3, 5, A)
+    with torch.no_grad():
+        assert torch.allclose(scaled.rollout(z, actions, proprio), plain.rollout(z, actions, (proprio - mean) / std))
+        assert not torch.allclose(scaled.rollout(z, actions, proprio), plain.rollout(z, actions, proprio))
+    assert "proprio_mean" not in scaled.state_dict()  # rebuilt from the run's facts, so old checkpoints still load
+    with pytest.raises(ValueError, match="proprio_mean"):
+        WorldModel(plain.encoder, plain.predictor, proprio_mean=torch.zeros(P + 1))
+
+
 def test_losses_train_the_encoder_but_targets_carry_no_gradient():
     model = _model(rollout_steps=2).train()
     batch = {"obs": torch.randn(3, 4, 3, 16, 16), "actions": torch.randn(3, 3, A)}
@@ -171,6 +184,18 @@ def test_the_engine_trains_the_world_model_and_its_run_rebuilds_from_the_checkpo
     eval_json = json.loads((trained / "eval.json").read_text())
     assert {row["encoder"] for row in eval_json["rows"]} == {"world_model", "random_init", "raw_input"}
     assert np.isfinite(eval_json["val_teacher"]) and (trained / "summary.png").stat().st_size > 0
+
+
+def test_a_run_with_proprio_standardises_it_by_its_training_states(collected, train_world_model, tmp_path):
+    from jepa.data import TrajectoryDataset
+    from jepa.recipes import load_run
+
+    run = train_world_model(collected, tmp_path / "run", "method.proprio=true", "train.steps=1")
+    _, model, facts = load_run(run)
+    data = TrajectoryDataset(collected)
+    states = np.concatenate([data.shards[i]["state"] for i in range(len(data.shards) - 1)])  # val_shards=1
+    assert np.allclose(facts["proprio"]["mean"], states.mean(0), atol=1e-5)
+    assert torch.allclose(model.proprio_std, torch.tensor(states.std(0)).float(), atol=1e-5)
 
 
 def test_eval_rereads_the_world_model_run_from_its_saved_config(trained, capsys):

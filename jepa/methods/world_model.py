@@ -5,6 +5,8 @@ Losses (targets are the encoder's own outputs behind a stop-gradient, no EMA cop
 - teacher forcing: one block-causal forward predicts every z_{t+1} from the true z_{<=t} and a_{<=t};
 - rollout: from z_0 alone the predictor feeds its own predictions back for ``rollout_steps`` steps, which is
   how planning uses it, so compounding errors are trained against;
+- the proprio state (when the predictor takes it) is read and predicted standardised by the training states' mean
+  and std: raw velocities are tens of times larger than the latent's entries and would outweigh them in the loss;
 - with a trainable encoder, a regulariser (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) on all
   encodings keeps the latent from collapsing to a constant, which the prediction losses alone would reward.
 """
@@ -25,8 +27,9 @@ class WorldModel(nn.Module):
     encoder: any module mapping frames (B, C, H, W) to tokens (B, N, D) or a vector (B, D); with
     ``freeze_encoder`` (a pretrained encoder) it gets no gradient and no regulariser.
     Batch: ``obs`` (B, T, C, H, W) or, for a frozen encoder, its latents ``z`` (B, T, N, D) computed beforehand;
-    ``actions`` (B, T-1, A), ``proprio`` (B, T, P) when the predictor takes it, and the training ``step`` (from
-    which SIGReg draws its directions).
+    ``actions`` (B, T-1, A), ``proprio`` (B, T, P) in env units when the predictor takes it, and the training
+    ``step`` (from which SIGReg draws its directions). ``proprio_mean`` / ``proprio_std`` (P,): the statistics that
+    standardise it (rebuilt from the run's facts, so not saved with the weights); None reads it as it is.
     """
 
     def __init__(
@@ -38,6 +41,8 @@ class WorldModel(nn.Module):
         rollout_steps: int = 2,
         regularizer: nn.Module | None = None,
         freeze_encoder: bool = False,
+        proprio_mean: torch.Tensor | None = None,
+        proprio_std: torch.Tensor | None = None,
     ):
         super().__init__()
         if rollout_steps < 0:
@@ -49,6 +54,13 @@ class WorldModel(nn.Module):
         if freeze_encoder:
             encoder.requires_grad_(False).eval()
         prediction_loss(torch.zeros(1), torch.zeros(1), loss)  # fail at construction on an unknown loss
+        p = predictor.proprio_dim
+        mean = torch.zeros(p) if proprio_mean is None else torch.as_tensor(proprio_mean).float()
+        std = torch.ones(p) if proprio_std is None else torch.as_tensor(proprio_std).float()
+        if mean.shape != (p,) or std.shape != (p,):
+            raise ValueError(f"proprio_mean and proprio_std must be ({p},) vectors, got {mean.shape} and {std.shape}")
+        self.register_buffer("proprio_mean", mean, persistent=False)
+        self.register_buffer("proprio_std", std.clamp_min(1e-6), persistent=False)
 
     def train(self, mode: bool = True) -> WorldModel:
         super().train(mode)
@@ -65,22 +77,27 @@ class WorldModel(nn.Module):
             z = z.unsqueeze(1)
         return z.reshape(*lead, *z.shape[1:])
 
+    def standardise(self, proprio: torch.Tensor | None) -> torch.Tensor | None:
+        """Proprio states in env units (..., P) -> what the predictor reads and predicts."""
+        return None if proprio is None else (proprio - self.proprio_mean) / self.proprio_std
+
     def predict(
         self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Teacher forcing: z (B, T, N, D), actions (B, T, A) -> predicted z_{1..T} (B, T, N, D) (and proprio)."""
-        return self.predictor(z, actions, proprio)
+        """Teacher forcing: z (B, T, N, D), actions (B, T, A), proprio (B, T, P) in env units -> predicted
+        z_{1..T} (B, T, N, D) and, with proprio, p_{1..T} (B, T, P) standardised."""
+        return self.predictor(z, actions, self.standardise(proprio))
 
     def rollout(self, z: torch.Tensor, actions: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
         """Autoregressive prediction after C observed steps: z (B, C, N, D), actions (B, C - 1 + H, A) (the C - 1
-        between the observed steps, then the H to imagine), proprio (B, C, P) or None -> (B, H, N, D).
+        between the observed steps, then the H to imagine), proprio (B, C, P) in env units or None -> (B, H, N, D).
         A key-value cache feeds the predictor one new step per call, so H steps cost H step-forwards."""
         observed = z.shape[1]
         horizon = actions.shape[1] - observed + 1
         if horizon < 1:
             raise ValueError(f"{actions.shape[1]} actions after {observed} observed steps leave nothing to roll out")
         cache = self.predictor.new_cache()
-        z_next, p_next = self.predictor(z, actions[:, :observed], proprio, cache)
+        z_next, p_next = self.predictor(z, actions[:, :observed], self.standardise(proprio), cache)
         steps = [z_next[:, -1:]]
         p_next = None if p_next is None else p_next[:, -1:]
         for t in range(observed, observed + horizon - 1):
@@ -105,7 +122,7 @@ class WorldModel(nn.Module):
         pred, p_pred = self.predict(z[:, :-1], actions, context_p)
         teacher = prediction_loss(pred, target, self.loss_kind)
         if p_pred is not None:
-            teacher = teacher + prediction_loss(p_pred, proprio[:, 1:], self.loss_kind)
+            teacher = teacher + prediction_loss(p_pred, self.standardise(proprio[:, 1:]), self.loss_kind)
         out = {"teacher": teacher.detach()}
         loss = teacher
         steps = min(self.rollout_steps, actions.shape[1])

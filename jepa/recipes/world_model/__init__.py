@@ -22,6 +22,7 @@ from jepa.recipes.world_model.data import (
     data_dims,
     encode_frames,
     split_by_shard,
+    state_statistics,
     validation_losses,
     window_dataset,
 )
@@ -37,8 +38,10 @@ def build_world_model(cfg: DictConfig, facts: dict) -> WorldModel:
     """A block-causal predictor over a jointly trained ConvEncoder (VCR or SIGReg against collapse), or, when
     ``facts["encoder"]`` holds a frozen encoder's settings, over that (random-init here: the weights come from
     the pretraining run or the checkpoint). ``facts["dims"]``: image_size, action_dim (the env's; a model step
-    takes ``frameskip`` of them) and proprio_dim."""
+    takes ``frameskip`` of them) and proprio_dim; ``facts["proprio"]``: the training states' mean and std (runs from
+    before it was recorded read the states unstandardised)."""
     m, dims, encoder = cfg.method, facts["dims"], facts.get("encoder")
+    stats = facts.get("proprio") if m.proprio else None
     if encoder is None:
         frames = ConvEncoder(input_size=dims["image_size"], latent_dim=m.latent_dim, hidden_dim=m.encoder_hidden)
     else:
@@ -59,6 +62,8 @@ def build_world_model(cfg: DictConfig, facts: dict) -> WorldModel:
         rollout_steps=m.rollout_steps,
         regularizer=build_regularizer(cfg.regularizer),
         freeze_encoder=encoder is not None,
+        proprio_mean=None if stats is None else torch.tensor(stats["mean"]),
+        proprio_std=None if stats is None else torch.tensor(stats["std"]),
     )
 
 
@@ -66,6 +71,9 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
     """The model and the training windows (held-out shards excluded); a frozen encoder encodes every frame once."""
     windows = window_dataset(cfg.data.root, cfg.method.window, cfg.method.frameskip)
     facts: dict = {"dims": data_dims(windows), "encoder": None}
+    train_shards = shard_split(windows.meta, windows.bad_shards, cfg.data.val_shards)[0]
+    if cfg.method.proprio:
+        facts["proprio"] = state_statistics(windows, train_shards)
     pretrained = None
     if cfg.method.encoder:
         pretrained, facts["encoder"] = load_pretrained_encoder(cfg.method.encoder, facts["dims"]["image_size"])
@@ -80,7 +88,7 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
             cfg.method.encoder_init,
         )
         fitted = cfg.method.encoder_standardise or cfg.method.encoder_components
-        fit_shards = shard_split(windows.meta, windows.bad_shards, cfg.data.val_shards)[0] if fitted else []
+        fit_shards = train_shards if fitted else []
         windows = EncodedWindows(windows, model, fit_shards, cfg.method.encoder_standardise)
     train_set, val_set = split_by_shard(windows, cfg.data.val_shards)
     log.info("training on %d windows (%d held out) of %s", len(train_set), len(val_set), cfg.data.root)

@@ -41,6 +41,13 @@ def data_dims(windows: TrajectoryDataset) -> dict[str, int]:
     }
 
 
+def state_statistics(windows: TrajectoryDataset, shards: Sequence[int]) -> dict[str, list[float]]:
+    """The mean and std (S,) of the true states of ``shards`` (the training ones), which standardise the proprio
+    input of a world model."""
+    states = np.concatenate([windows.shards[i]["state"] for i in shards]).astype(np.float64)
+    return {"mean": states.mean(0).tolist(), "std": states.std(0).tolist()}
+
+
 @torch.no_grad()
 def encode_frames(
     model: WorldModel, frames: np.ndarray, batch_size: int = 256, encode: Callable | None = None
