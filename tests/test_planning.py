@@ -40,6 +40,17 @@ def test_summed_energy_prefers_getting_there_early_and_final_energy_does_not():
     assert sums[0] < sums[1]
 
 
+def test_the_settle_term_prefers_a_plan_that_ends_at_rest_on_the_goal():
+    goal = torch.zeros(2)
+    passing = torch.tensor([[[0.3, 0.0], [0.1, 0.0], [-0.1, 0.0]]])  # through the goal, still moving
+    resting = torch.tensor([[[0.3, 0.0], [0.15, 0.0], [0.15, 0.0]]])  # a little short of it, at rest
+    pred = torch.cat([passing, resting])
+    assert goal_energy(pred, goal, "l1", "final").argmin() == 0  # nearer at the last step: 0.05 against 0.075
+    assert goal_energy(pred, goal, "l1", "sum").argmin() == 0
+    assert goal_energy(pred, goal, "l1", "sum", settle=1.0).argmin() == 1
+    assert torch.equal(goal_energy(pred[:, :1], goal, "l1", "sum", settle=1.0), goal_energy(pred[:, :1], goal, "l1"))
+
+
 def test_planning_is_deterministic_under_a_seed():
     plans = [
         CEM(LOW, HIGH, samples=50, elites=5, iterations=3, seed=7).plan(integrator, torch.zeros(2), torch.ones(2), 2)
@@ -65,5 +76,7 @@ def test_planner_arguments_are_checked():
         CEM(LOW, HIGH, samples=10, elites=20)
     with pytest.raises(ValueError, match="vectors"):
         CEM(torch.tensor(1.0), torch.tensor(-1.0))
+    with pytest.raises(ValueError, match="settle"):
+        CEM(LOW, HIGH, settle=-1.0)
     with pytest.raises(ValueError, match="temperature"):
         MPPI(LOW, HIGH, temperature=0.0)

@@ -41,6 +41,7 @@ def make_planner(cfg: DictConfig, low: np.ndarray, high: np.ndarray, seed: int) 
         iterations=cfg.iterations,
         metric=cfg.metric,
         reduce=cfg.reduce,
+        settle=cfg.settle,
         seed=seed,
         **extra,
     )

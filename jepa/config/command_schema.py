@@ -66,6 +66,7 @@ class PlannerConfig:
     temperature: float = 0.5  # mppi only
     metric: str = "l1"  # l1 | l2 distance to the goal latent (l2 squares it: a detour round the wall costs more)
     reduce: str = "sum"  # sum over the horizon (rewards getting there early) | final
+    settle: float = 0.0  # weight of the last predicted step's latent change in the cost: plans that end at rest win
     hold: bool = True  # plan one action per model step, held for its frameskip env steps (else plan each one)
     execute: int = 1  # model steps executed before replanning
     subgoals: bool = True  # aim at subgoals along shortest paths through the run's recorded latents

@@ -108,6 +108,8 @@ def validate_rollout(cfg: DictConfig) -> None:
         raise ConfigError(f"planner.elites={p.elites} must not exceed planner.samples={p.samples}")
     if not 1 <= p.execute <= p.horizon:
         raise ConfigError(f"planner.execute={p.execute} must lie in [1, planner.horizon = {p.horizon}]")
+    if p.settle < 0:
+        raise ConfigError(f"planner.settle={p.settle} must be >= 0")
     if cfg.gifs < 0:
         raise ConfigError(f"gifs={cfg.gifs} must be >= 0")
     if cfg.agent.name in ("mpc", "policy"):

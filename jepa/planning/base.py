@@ -24,12 +24,24 @@ class Planner(Protocol):
         ...
 
 
-def goal_energy(pred: torch.Tensor, goal: torch.Tensor, metric: str = "l2", reduce: str = "final") -> torch.Tensor:
-    """Distance of predicted latents (S, H, ...) to the goal latent (...) -> (S,): mean absolute (l1) or mean
-    squared (l2) difference, at the final step or summed over the steps (which rewards getting there early)."""
-    diff = (pred - goal).flatten(2)
-    per_step = (diff.abs() if metric == "l1" else diff.pow(2)).mean(-1)
-    return per_step[:, -1] if reduce == "final" else per_step.sum(1)
+def _distance(diff: torch.Tensor, metric: str) -> torch.Tensor:
+    """Latent differences (S, H, ...) -> (S, H): mean absolute (l1) or mean squared (l2)."""
+    diff = diff.flatten(2)
+    return (diff.abs() if metric == "l1" else diff.pow(2)).mean(-1)
+
+
+def goal_energy(
+    pred: torch.Tensor, goal: torch.Tensor, metric: str = "l2", reduce: str = "final", settle: float = 0.0
+) -> torch.Tensor:
+    """Distance of predicted latents (S, H, ...) to the goal latent (...) -> (S,), at the final step or summed over
+    the steps (which rewards getting there early). ``settle`` adds that weight times the distance between the last
+    two predicted latents: a plan that ends still moving scores worse, which matters where success is judged on an
+    episode's last step and one frame does not show the velocity."""
+    per_step = _distance(pred - goal, metric)
+    energy = per_step[:, -1] if reduce == "final" else per_step.sum(1)
+    if settle and pred.shape[1] > 1:
+        energy = energy + settle * _distance(pred[:, -1:] - pred[:, -2:-1], metric)[:, 0]
+    return energy
 
 
 class SamplingPlanner:
@@ -53,6 +65,7 @@ class SamplingPlanner:
         min_std: float = 0.05,
         metric: str = "l2",
         reduce: str = "final",
+        settle: float = 0.0,
         seed: int = 0,
     ):
         if not 1 <= elites <= samples:
@@ -61,13 +74,15 @@ class SamplingPlanner:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
         if metric not in METRICS or reduce not in REDUCTIONS:
             raise ValueError(f"metric must be one of {METRICS} and reduce one of {REDUCTIONS}")
+        if settle < 0:
+            raise ValueError(f"settle must be >= 0, got {settle}")
         self.low = torch.as_tensor(action_low, dtype=torch.float32)
         self.high = torch.as_tensor(action_high, dtype=torch.float32)
         if self.low.ndim != 1 or self.low.shape != self.high.shape or (self.low >= self.high).any():
             raise ValueError("action_low and action_high must be (A,) vectors with every low below its high")
         self.samples, self.elites, self.iterations = samples, elites, iterations
         self.init_std, self.min_std = init_std, min_std
-        self.metric, self.reduce = metric, reduce
+        self.metric, self.reduce, self.settle = metric, reduce, settle
         self.generator = torch.Generator().manual_seed(seed)
 
     def weights(self, costs: torch.Tensor) -> torch.Tensor:
@@ -93,7 +108,7 @@ class SamplingPlanner:
             noise = torch.randn((self.samples, *shape), generator=self.generator).to(z0.device)
             candidates = torch.minimum(torch.maximum(mean + std * noise, low), high)
             candidates[0] = mean
-            costs = goal_energy(rollout_fn(start, candidates), z_goal, self.metric, self.reduce)
+            costs = goal_energy(rollout_fn(start, candidates), z_goal, self.metric, self.reduce, self.settle)
             order = costs.argsort()[: self.elites]
             elites, w = candidates[order], self.weights(costs[order]).view(-1, *([1] * len(shape)))
             mean = (w * elites).sum(0)
