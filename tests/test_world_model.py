@@ -99,14 +99,26 @@ def test_losses_train_the_encoder_but_targets_carry_no_gradient():
     assert z.shape == (3, 4, 1, D)
 
 
+def test_the_smoothness_term_is_the_mean_squared_change_of_consecutive_latents():
+    model = _model(rollout_steps=0)
+    batch = {"obs": torch.randn(3, 4, 3, 16, 16), "actions": torch.randn(3, 3, A)}
+    plain = model(batch)
+    smooth = WorldModel(model.encoder, model.predictor, rollout_steps=0, smooth_weight=0.5)(batch)
+    z = model.encode(batch["obs"])
+    assert torch.allclose(smooth["smooth"], (z[:, 1:] - z[:, :-1]).pow(2).mean())
+    assert torch.allclose(smooth["loss"], plain["loss"] + 0.5 * smooth["smooth"])
+    with pytest.raises(ValueError, match="smooth_weight"):
+        WorldModel(model.encoder, model.predictor, smooth_weight=-1.0)
+
+
 def test_a_frozen_encoder_gets_no_gradient_and_no_regulariser():
     from jepa.losses import VCR
 
     model = _model()
-    frozen = WorldModel(model.encoder, model.predictor, regularizer=VCR(), freeze_encoder=True).train()
-    out = frozen({"obs": torch.randn(2, 3, 3, 16, 16), "actions": torch.randn(2, 2, A)})
+    frozen = WorldModel(model.encoder, model.predictor, regularizer=VCR(), freeze_encoder=True, smooth_weight=1.0)
+    out = frozen.train()({"obs": torch.randn(2, 3, 3, 16, 16), "actions": torch.randn(2, 2, A)})
     out["loss"].backward()
-    assert "reg" not in out and not frozen.encoder.training
+    assert "reg" not in out and "smooth" not in out and not frozen.encoder.training
     assert all(p.grad is None for p in frozen.encoder.parameters())
 
 

@@ -147,6 +147,8 @@ def _world_model(cfg: DictConfig) -> None:
         raise ConfigError(f"method.encoder_components={m.encoder_components} must be >= 0 (0 = keep the tokens)")
     if m.window < 2:
         raise ConfigError(f"method.window={m.window} must be >= 2 (one step to predict)")
+    if m.smooth_weight < 0:
+        raise ConfigError(f"method.smooth_weight={m.smooth_weight} must be >= 0")
     if not 0 <= m.rollout_steps < m.window:
         raise ConfigError(f"method.rollout_steps={m.rollout_steps} must lie in [0, method.window - 1 = {m.window - 1}]")
     if m.predictor_dim % (2 * m.predictor_heads):

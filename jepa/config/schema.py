@@ -166,6 +166,7 @@ class WorldModelConfig:
     predictor_depth: int = 3
     predictor_heads: int = 4
     proprio: bool = False  # give the predictor the true state as a proprio token
+    smooth_weight: float = 0.0  # jointly trained encoder: weight of the consecutive latents' squared change (PLDM)
     probe_frames: int = 4000  # frames per split for the held-out position probe
 
 

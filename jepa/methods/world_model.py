@@ -8,7 +8,11 @@ Losses (targets are the encoder's own outputs behind a stop-gradient, no EMA cop
 - the proprio state (when the predictor takes it) is read and predicted standardised by the training states' mean
   and std: raw velocities are tens of times larger than the latent's entries and would outweigh them in the loss;
 - with a trainable encoder, a regulariser (:class:`jepa.losses.VCR` or :class:`jepa.losses.SIGReg`) on all
-  encodings keeps the latent from collapsing to a constant, which the prediction losses alone would reward.
+  encodings keeps the latent from collapsing to a constant, which the prediction losses alone would reward;
+- optionally (``smooth_weight``, PLDM's temporal smoothness) the mean squared change between consecutive latents:
+  the regulariser spreads the frames over every latent dimension, and a state of fewer dimensions (a ball's
+  position) can only fill them by folding, which makes far-apart states nearly equal in the latent; paying for
+  each step's length unfolds it, so latent distances track how far states are apart, as planning needs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from jepa.models.predictor import ActionConditionedPredictor
 
 class WorldModel(nn.Module):
     """``encode(frames)``, ``predict(z, actions)`` (teacher forcing), ``rollout(z, actions)`` (autoregressive),
-    ``forward(batch) -> {"loss", "teacher", "rollout", "reg"}``.
+    ``forward(batch) -> {"loss", "teacher", "rollout", "reg", "smooth"}`` (the terms it has).
 
     encoder: any module mapping frames (B, C, H, W) to tokens (B, N, D) or a vector (B, D); with
     ``freeze_encoder`` (a pretrained encoder) it gets no gradient and no regulariser.
@@ -43,14 +47,16 @@ class WorldModel(nn.Module):
         freeze_encoder: bool = False,
         proprio_mean: torch.Tensor | None = None,
         proprio_std: torch.Tensor | None = None,
+        smooth_weight: float = 0.0,
     ):
         super().__init__()
-        if rollout_steps < 0:
-            raise ValueError(f"rollout_steps must be >= 0, got {rollout_steps}")
+        if rollout_steps < 0 or smooth_weight < 0:
+            raise ValueError(f"rollout_steps and smooth_weight must be >= 0, got {rollout_steps} and {smooth_weight}")
         self.encoder, self.predictor = encoder, predictor
         self.loss_kind, self.rollout_steps = loss, rollout_steps
         self.regularizer = None if freeze_encoder else regularizer
         self.freeze_encoder = freeze_encoder
+        self.smooth_weight = 0.0 if freeze_encoder else smooth_weight
         if freeze_encoder:
             encoder.requires_grad_(False).eval()
         prediction_loss(torch.zeros(1), torch.zeros(1), loss)  # fail at construction on an unknown loss
@@ -133,4 +139,7 @@ class WorldModel(nn.Module):
         if self.regularizer is not None:
             reg = self.regularizer(z, step=int(batch.get("step", 0)))
             loss, out["reg"] = loss + reg, reg.detach()
+        if self.smooth_weight:
+            smooth = (z[:, 1:] - z[:, :-1]).pow(2).mean()
+            loss, out["smooth"] = loss + self.smooth_weight * smooth, smooth.detach()
         return out | {"loss": loss}

@@ -64,6 +64,7 @@ def build_world_model(cfg: DictConfig, facts: dict) -> WorldModel:
         freeze_encoder=encoder is not None,
         proprio_mean=None if stats is None else torch.tensor(stats["mean"]),
         proprio_std=None if stats is None else torch.tensor(stats["std"]),
+        smooth_weight=m.smooth_weight,
     )
 
 
