@@ -36,7 +36,12 @@ _OPTIONAL_SPECS: dict[str, dict] = {
     "jepa/PixelPointMaze-v0": _pixel(
         "PointMaze_UMaze-v3", 300, "point_maze", requires="gymnasium_robotics", extra="mujoco", continuing_task=False
     ),
-    "jepa/PixelPushT-v0": _pixel("gym_pusht/PushT-v0", 300, requires="gym_pusht", extra="pusht", obs_type="state"),
+    # goals 25 steps of pushing away, 50 steps to reach them: the field's Push-T budget (envs.push_t)
+    "jepa/PixelPushT-v0": {
+        "entry_point": "envs.push_t:make_push_t_env",
+        "max_episode_steps": 50,
+        "kwargs": {"base_id": "gym_pusht/PushT-v0", "requires": "gym_pusht", "extra": "pusht"},
+    },
 }
 OPTIONAL_ENV_IDS = tuple(_OPTIONAL_SPECS)
 

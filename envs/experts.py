@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.push_t import Pusher
 from envs.two_rooms import TwoRoomsEnv, via_door
 
 
@@ -137,12 +138,32 @@ class ReacherExpert:
         return _pd(error, state[4:6], self.kp, self.kd)
 
 
-Expert = TwoRoomsExpert | PendulumExpert | PointMazeExpert | ReacherExpert
+class PushTExpert:
+    """Push-T's goals are where scripted pushes from the start led (``envs.push_t``): push the same way again, with
+    the pusher of the episode's goal seed, which reaches the goal exactly when no noise is added."""
+
+    def __init__(self, env: gym.Env):
+        self.env, self.seed, self.pusher = env, None, None
+
+    def reset(self, seed: int) -> None:
+        """Forget the pusher: the next action starts the new episode's."""
+        self.seed = None
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One relative move (2,) in [-1, 1]."""
+        seed = self.env.get_wrapper_attr("goal_seed")
+        if seed != self.seed:
+            self.seed, self.pusher = seed, Pusher(seed, self.env.get_wrapper_attr("reach"))
+        return self.pusher.act(info)
+
+
+Expert = TwoRoomsExpert | PendulumExpert | PointMazeExpert | ReacherExpert | PushTExpert
 EXPERTS: dict[str, Callable[[gym.Env], Expert]] = {
     "jepa/TwoRooms-v0": TwoRoomsExpert,
     "jepa/PixelPendulum-v0": lambda env: PendulumExpert(),
     "jepa/PixelPointMaze-v0": PointMazeExpert,
     "jepa/PixelReacher-v0": lambda env: ReacherExpert(),
+    "jepa/PixelPushT-v0": PushTExpert,
 }
 
 

@@ -17,6 +17,12 @@ fi
 # keep whatever torch is now installed: nothing below may replace it
 "$py" -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > .venv/torch-constraint.txt
 "$py" -m pip install --quiet -c .venv/torch-constraint.txt -e ".[${extras}]"
+# dev also tests Push-T: gym-pusht asks for pygame, whose files clash with pygame-ce's (the audio tests read
+# pygame-ce's sounds; both install the module `pygame`, which gym-pusht draws with alike). Its other
+# dependencies come with dev.
+if [[ ",${extras}," == *",dev,"* ]]; then
+  "$py" -m pip install --quiet --no-deps "gym-pusht>=0.1.5"
+fi
 # torchaudio from PyPI is a CUDA build: with a CPU-only torch it imports only once its CUDA extension libraries
 # are gone, and its features (kaldi fbank, resample) then run in pure Python. Found without importing it.
 if "$py" -c "import sys, torch; sys.exit(torch.version.cuda is not None)"; then

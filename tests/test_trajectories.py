@@ -226,7 +226,7 @@ def test_a_wrong_type_or_unknown_collect_key_fails_naming_it(override):
         (["episodes=0"], "episodes"),
         (["num_envs=0"], "num_envs"),
         (["policy=planner"], "policy"),
-        (["policy=expert", "env=push_t"], "policy=expert"),
+        (["policy=expert", "env.id=CartPole-v1"], "policy=expert"),
         (["action_noise=-0.1"], "action_noise"),
         (["policy=waypoint", "env=pendulum"], "policy=waypoint"),
         (["env.id=NoSuchEnv-v0"], "env.id"),

@@ -1,0 +1,92 @@
+"""Push-T as a goal-image task: goals made by scripted pushes, hidden goal zone, success by coverage, planning."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from world_model_runs import TINY_PLAN
+
+import envs
+from envs.experts import RandomAgent, make_expert
+from envs.push_t import PushTGoal
+
+pytest.importorskip("gym_pusht", reason="Push-T needs the 'pusht' extra")
+
+
+@pytest.fixture
+def env():
+    env = gym.make("jepa/PixelPushT-v0")
+    yield env
+    env.close()
+
+
+def _task(env: gym.Env) -> PushTGoal:
+    while not isinstance(env, PushTGoal):
+        env = env.env
+    return env
+
+
+def _episode(env, act, seed: int) -> dict:
+    obs, info = env.reset(seed=seed)
+    done, steps = False, 0
+    while not done:
+        obs, _, terminated, truncated, info = env.step(act(obs, info))
+        done, steps = terminated or truncated, steps + 1
+    return {**info, "steps": steps}
+
+
+def test_the_goal_image_shows_the_goal_state_and_leaves_the_simulation_as_it_was(env):
+    obs, info = env.reset(seed=3)
+    task = _task(env)
+    before = [np.array(task.sim.agent.position), np.array(task.sim.block.position), task.sim.block.angle]
+    goal_frame = envs.goal_observer(env)()
+    after = [np.array(task.sim.agent.position), np.array(task.sim.block.position), task.sim.block.angle]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert np.array_equal(task.frame(), obs) and not np.array_equal(goal_frame, obs)
+    with task._posed(task.goal_agent, info["goal"]):
+        assert task._coverage() == pytest.approx(1.0) and np.array_equal(task.frame(), goal_frame)
+    assert info["distance"] > 0.2, "a goal the block nearly covers at the start is redrawn"
+
+
+def test_frames_show_neither_the_goal_zone_nor_the_last_action(env):
+    obs, _ = env.reset(seed=1)
+    task = _task(env)
+    task.sim.goal_pose = np.array([256.0, 256.0, 0.5])
+    task.sim._last_action = np.array([100.0, 100.0])
+    assert np.array_equal(task.frame(), obs)
+
+
+def test_the_same_seed_draws_the_same_start_and_goal_and_actions_are_moves_relative_to_the_agent(env):
+    _, first = env.reset(seed=5)
+    _, again = env.reset(seed=5)
+    assert np.array_equal(first["goal"], again["goal"]) and np.array_equal(first["state"], again["state"])
+    _, _, _, _, moved = env.step(np.array([1.0, 0.0], dtype=np.float32))
+    step = moved["state"][:2] - first["state"][:2]
+    assert step[0] > 10 and abs(step[1]) < 1, "action (1, 0) moves the agent along +x, from where it is"
+    np.testing.assert_allclose(moved["state"][2:], np.asarray(_task(env).sim.agent.velocity), rtol=1e-6)
+
+
+def test_the_expert_reaches_every_goal_where_random_moves_and_standing_still_do_not(env):
+    expert, random_agent = make_expert(env), RandomAgent(env.action_space, seed=0)
+    expert_ends = [_episode(env, expert.act, seed) for seed in range(4)]
+    random_ends = [_episode(env, random_agent.act, seed) for seed in range(4)]
+    still_ends = [_episode(env, lambda obs, info: np.zeros(2, np.float32), seed) for seed in range(4)]
+    assert all(end["success"] and end["steps"] <= 25 for end in expert_ends), "the goal is 25 pushing steps away"
+    assert not any(end["success"] for end in random_ends + still_ends)
+    assert all(end["distance"] > 0.05 for end in still_ends)
+
+
+@pytest.mark.slow
+def test_collect_train_and_plan_towards_push_t_goals(tmp_path, train_world_model):
+    from jepa.cli import main
+
+    data = tmp_path / "data"
+    collect = ["collect", "env=push_t", "policy=expert", "action_noise=0.5", "steps=30", "episodes=4"]
+    assert main([*collect, "episodes_per_shard=2", f"out={data}", "progress=false"]) == 0
+    assert json.loads((data / "meta.json").read_text())["state_shape"] == [4]
+    run = train_world_model(data, tmp_path / "run", "experiment=wm_push_t", "method.frameskip=2")
+    out = tmp_path / "rollout"
+    assert main(["rollout", f"run={run}", *TINY_PLAN, "max_steps=6", f"out={out}", "progress=false"]) == 0
+    summary = json.loads((out / "rollout.json").read_text())["summary"]
+    assert summary["episodes"] == 1 and 0.0 <= summary["success_rate"] <= 1.0 and summary["plan_seconds"] > 0
