@@ -140,10 +140,10 @@ class ReacherExpert:
 
 class PushTExpert:
     """Push-T's goals are where scripted pushes from the start led (``envs.push_t``): push the same way again, with
-    the pusher of the episode's goal seed, which reaches the goal exactly when no noise is added."""
+    the pusher of the episode's ``info["goal_seed"]``, which reaches the goal exactly when no noise is added."""
 
     def __init__(self, env: gym.Env):
-        self.env, self.seed, self.pusher = env, None, None
+        self.reach, self.seed, self.pusher = env.get_wrapper_attr("reach"), None, None
 
     def reset(self, seed: int) -> None:
         """Forget the pusher: the next action starts the new episode's."""
@@ -151,9 +151,8 @@ class PushTExpert:
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """One relative move (2,) in [-1, 1]."""
-        seed = self.env.get_wrapper_attr("goal_seed")
-        if seed != self.seed:
-            self.seed, self.pusher = seed, Pusher(seed, self.env.get_wrapper_attr("reach"))
+        if info["goal_seed"] != self.seed:
+            self.seed, self.pusher = info["goal_seed"], Pusher(int(info["goal_seed"]), self.reach)
         return self.pusher.act(info)
 
 

@@ -11,8 +11,8 @@ Actions are relative: a ∈ [-1, 1]² moves the agent's PD target to ``reach`` p
 (gym-pusht's actions are absolute targets in [0, 512]², whose scale a planner's samples and a world model's
 action input would have to learn first). Frames hide gym-pusht's green goal zone, so they show the agent and
 the block only. ``info["state"]`` is the agent's own state (position and velocity, pixels and pixels/s), what a
-proprio input may read; ``info["goal"]`` is the goal's block pose (x, y, angle) and ``info["distance"]`` is
-1 − coverage.
+proprio input may read; ``info["goal"]`` is the goal's block pose (x, y, angle), ``info["goal_seed"]`` seeds
+the pushes that made it, and ``info["distance"]`` is 1 − coverage.
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ class PushTGoal(PixelObservation):
 
     def _goal_info(self, info: dict[str, Any]) -> dict[str, Any]:
         distance = 1.0 - self._coverage()
-        return {**info, "goal": self.goal.copy(), "distance": distance, "success": distance <= self.success_radius}
+        goal = {"goal": self.goal.copy(), "goal_seed": self.goal_seed}
+        return {**info, **goal, "distance": distance, "success": distance <= self.success_radius}
 
     def _make_goal(self, start: np.ndarray) -> None:
         """Push from ``start`` (gym-pusht's reset state) for ``goal_steps`` steps and take the state reached as

@@ -256,6 +256,8 @@ def test_rollout_runs_mpc_in_the_env_the_data_came_from_and_writes_its_report(tr
     assert main([*args, *TINY_PLAN, f"planner.hold={hold}"]) == 0
     result = json.loads((out / "rollout.json").read_text())
     assert result["env_id"] == "jepa/TwoRooms-v0"  # from the run's data, not a default
+    assert result["trained"]["precision"] == "fp32" and result["trained"]["device"] == "cpu"
+    assert result["trained"]["seed"] == 0 and result["trained"]["checkpoint"].startswith("step_")
     episode = result["episodes"][0]
     assert episode["steps"] == 6 and len(episode["latent_distance"]) == 3  # frameskip 2: replans at 0, 2, 4
     assert 0 <= episode["subgoal_replannings"] <= 3  # subgoals through the run's recorded latents, by default

@@ -103,11 +103,13 @@ def run_episodes(
     gifs: int = 3,
     out: Path,
     progress: bool = True,
+    trained: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``agent`` for ``episodes`` episodes of ``env_id`` (episode i reset with seed ``seed + i``, at most
     ``max_steps`` steps, default the env's time limit) and report them under ``out``:
 
-    - ``rollout.json``: the env id, the arguments, the summary (success rate with its Wilson interval when the env
+    - ``rollout.json``: the env id, the arguments, how the agent was trained (``trained``: its run, checkpoint,
+      seed and precision, when it was), the summary (success rate with its Wilson interval when the env
       reports success, mean return with its t-interval, mean and max over episodes of the agent's mean seconds
       per replanning when it reports them) and the per-episode records;
     - ``episode_XX.gif`` for the first ``gifs`` episodes;
@@ -139,6 +141,8 @@ def run_episodes(
         "gifs": gifs,
     }
     results = {"env_id": env_id, "arguments": arguments, "summary": summary, "episodes": records}
+    if trained is not None:
+        results = {"env_id": env_id, "trained": trained} | results
     write_eval(results, out / "rollout.json")
     if all("true_distance" in r for r in records):
         plot_distances(records, out / "rollout.png")

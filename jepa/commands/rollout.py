@@ -26,6 +26,7 @@ from jepa.planning import PLANNERS, LatentGraph, Planner
 from jepa.recipes import load_run
 from jepa.recipes.policy import policy_agent
 from jepa.recipes.world_model.data import episode_latents
+from jepa.train import checkpoint as ckpt
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,14 @@ def _mpc_agent(cfg: DictConfig, run_cfg: DictConfig, model, facts: dict, env_id:
     )
 
 
+def _trained(run: str, run_cfg: DictConfig) -> dict:
+    """How the run's weights were trained, recorded beside its figures: a model trained in bf16 and one trained in
+    fp32 (``train.precision=auto`` chooses by machine) are not the same experiment, nor are two training seeds."""
+    path = ckpt.latest_checkpoint(Path(run).expanduser() / "checkpoints")
+    precision, device = ckpt.read_train_values(path, "precision", "device_type")
+    return {"run": run, "checkpoint": path.name, "seed": run_cfg.train.seed, "precision": precision, "device": device}
+
+
 def rollout(cfg: DictConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -120,12 +129,14 @@ def rollout(cfg: DictConfig) -> dict:
         run_cfg, model, facts = load_run(cfg.run)
         env_id = cfg.env.id or _collected_env(run_cfg)
         agent = _mpc_agent(cfg, run_cfg, model, facts, env_id)
+        trained = _trained(cfg.run, run_cfg)
     elif cfg.agent.name == "policy":
         run_cfg, policy, _ = load_run(cfg.run)
         agent = policy_agent(run_cfg, policy, cfg.agent.execute)
         env_id = cfg.env.id or _collected_env(run_cfg)
+        trained = _trained(cfg.run, run_cfg)
     else:
-        env_id = cfg.env.id
+        env_id, trained = cfg.env.id, None
         if cfg.agent.name == "expert":
             env = gym.make(env_id)
             agent = make_expert(env)
@@ -144,4 +155,5 @@ def rollout(cfg: DictConfig) -> dict:
         gifs=cfg.gifs,
         out=Path(out),
         progress=cfg.progress,
+        trained=trained,
     )
