@@ -163,6 +163,7 @@ EXPERTS: dict[str, Callable[[gym.Env], Expert]] = {
     "jepa/PixelPointMaze-v0": PointMazeExpert,
     "jepa/PixelReacher-v0": lambda env: ReacherExpert(),
     "jepa/PixelPushT-v0": PushTExpert,
+    "jepa/PixelPushTCoverage-v0": PushTExpert,
 }
 
 

@@ -4,15 +4,18 @@ The field plans in Push-T towards goals taken from demonstrations a few seconds 
 towards the base env's one fixed pose, which no short plan reaches from a random start. We have no
 demonstrations offline, so each episode's goal is made the same way from a scripted data source: from the
 random start, :class:`Pusher` pushes the block for ``goal_steps`` steps, and the state it reaches (block and
-agent) is the goal; the episode then restarts from the start. Success is gym-pusht's own: the block covers at
-least 95 % of the goal pose's area.
+agent) is the goal; the episode then restarts from the start. Success, which ends the episode, is by default
+DINO-WM's rule for these goals (``success="state"``: agent and block positions together within 20 px of the
+goal's, the block's angle within 20°); ``success="coverage"`` (``jepa/PixelPushTCoverage-v0``) is gym-pusht's
+own for its fixed goal, the block covering at least 95 % of the goal pose's area, which asks for ~3 px and ~2°.
 
 Actions are relative: a ∈ [-1, 1]² moves the agent's PD target to ``reach`` pixels from where the agent is
 (gym-pusht's actions are absolute targets in [0, 512]², whose scale a planner's samples and a world model's
 action input would have to learn first). Frames hide gym-pusht's green goal zone, so they show the agent and
 the block only. ``info["state"]`` is the agent's own state (position and velocity, pixels and pixels/s), what a
 proprio input may read; ``info["goal"]`` is the goal's block pose (x, y, angle), ``info["goal_seed"]`` seeds
-the pushes that made it, and ``info["distance"]`` is 1 − coverage.
+the pushes that made it, ``info["coverage"]`` is the share of the goal pose the block covers and
+``info["distance"]`` is 1 − coverage.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from envs.wrappers import PixelObservation, make_base_env
 
 BOARD = 512.0  # gym-pusht's board is 512 pixels square
 SUCCESS_COVERAGE = 0.95  # gym-pusht's success threshold
+STATE_RADIUS, ANGLE_TOLERANCE = 20.0, np.pi / 9  # DINO-WM's: agent and block positions within 20 px, angle 20°
+SUCCESS_RULES = ("state", "coverage")
 
 
 class Pusher:
@@ -83,13 +88,15 @@ class Pusher:
 class PushTGoal(PixelObservation):
     """Pixel observations of gym-pusht's PushT with a goal image per episode (see the module's docstring)."""
 
-    success_radius = 1.0 - SUCCESS_COVERAGE  # on ``distance`` = 1 − coverage
-
-    def __init__(self, env: gym.Env, image_size: int = 64, reach: float = 64.0, goal_steps: int = 25):
+    def __init__(
+        self, env: gym.Env, image_size: int = 64, reach: float = 64.0, goal_steps: int = 25, success: str = "state"
+    ):
+        if success not in SUCCESS_RULES:
+            raise ValueError(f"success={success!r}: choose from {SUCCESS_RULES}")
         super().__init__(env, image_size)
-        self.reach, self.goal_steps = reach, goal_steps
+        self.reach, self.goal_steps, self.success_rule = reach, goal_steps, success
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-        self.goal = np.zeros(3)
+        self.goal, self.goal_agent = np.zeros(3), np.zeros(2)
         self.goal_frame = np.zeros(self.observation_space.shape, dtype=np.uint8)
         self.goal_seed = 0
 
@@ -124,10 +131,18 @@ class PushTGoal(PixelObservation):
     def _coverage(self) -> float:
         return float(self.sim._get_coverage())
 
+    def _at_goal(self) -> bool:
+        """DINO-WM's rule: agent and block positions together within 20 px of the goal's, the angle within 20°."""
+        here = np.concatenate([self.sim.agent.position, self.sim.block.position])
+        apart = float(np.linalg.norm(here - np.concatenate([self.goal_agent, self.goal[:2]])))
+        turn = abs(np.angle(np.exp(1j * (self.sim.block.angle - self.goal[2]))))
+        return apart < STATE_RADIUS and turn < ANGLE_TOLERANCE
+
     def _goal_info(self, info: dict[str, Any]) -> dict[str, Any]:
-        distance = 1.0 - self._coverage()
+        coverage = self._coverage()
+        success = self._at_goal() if self.success_rule == "state" else coverage >= SUCCESS_COVERAGE
         goal = {"goal": self.goal.copy(), "goal_seed": self.goal_seed}
-        return {**info, **goal, "distance": distance, "success": distance <= self.success_radius}
+        return {**info, **goal, "coverage": coverage, "distance": 1.0 - coverage, "success": bool(success)}
 
     def _make_goal(self, start: np.ndarray) -> None:
         """Push from ``start`` (gym-pusht's reset state) for ``goal_steps`` steps and take the state reached as
@@ -145,6 +160,7 @@ class PushTGoal(PixelObservation):
                 sim.step(self._target(pusher.act(info)))
                 info = sim._get_info()
             self.goal, self.goal_frame = np.asarray(info["block_pose"], dtype=np.float64), self.frame()
+            self.goal_agent = np.asarray(info["pos_agent"], dtype=np.float64)
             sim.goal_pose = self.goal
             sim.reset(options={"reset_to_state": start})
             sim.goal_pose = self.goal  # gym-pusht's reset sets its fixed pose again
@@ -174,16 +190,21 @@ class PushTGoal(PixelObservation):
         return self.frame(), self._goal_info({**info, "state": self._state(None)})
 
     def step(self, action):
-        _, _, terminated, truncated, info = self.env.step(self._target(action))
+        _, _, _, truncated, info = self.env.step(self._target(action))  # gym-pusht ends on its own coverage rule
         info = self._goal_info({**info, "state": self._state(None)})
-        return self.frame(), -info["distance"], bool(terminated or info["success"]), truncated, info
+        return self.frame(), -info["distance"], info["success"], truncated, info
 
 
 def make_push_t_env(
-    base_id: str, render_mode: str | None = "rgb_array", image_size: int = 64, goal_steps: int = 25, **kwargs
+    base_id: str,
+    render_mode: str | None = "rgb_array",
+    image_size: int = 64,
+    goal_steps: int = 25,
+    success: str = "state",
+    **kwargs,
 ) -> gym.Env:
     """``base_id`` (gym-pusht's PushT) as :class:`PushTGoal`, rendered at twice ``image_size`` and box-filtered
     down (gym-pusht draws at 512² and would otherwise resize to 680² first)."""
     size = {"visualization_width": 2 * image_size, "visualization_height": 2 * image_size}
     base = make_base_env(base_id, render_mode, obs_type="state", **size, **kwargs)
-    return PushTGoal(base, image_size=image_size, goal_steps=goal_steps)
+    return PushTGoal(base, image_size=image_size, goal_steps=goal_steps, success=success)

@@ -76,7 +76,9 @@ def test_the_same_seed_draws_the_same_start_and_goal_and_actions_are_moves_relat
     np.testing.assert_allclose(moved["state"][2:], np.asarray(_task(env).sim.agent.velocity), rtol=1e-6)
 
 
-def test_the_expert_reaches_every_goal_where_random_moves_and_standing_still_do_not(env):
+@pytest.mark.parametrize("env_id", ["jepa/PixelPushT-v0", "jepa/PixelPushTCoverage-v0"])
+def test_the_expert_reaches_every_goal_where_random_moves_and_standing_still_do_not(env_id):
+    env = gym.make(env_id)
     expert, random_agent = make_expert(env), RandomAgent(env.action_space, seed=0)
     expert_ends = [_episode(env, expert.act, seed) for seed in range(4)]
     random_ends = [_episode(env, random_agent.act, seed) for seed in range(4)]
@@ -84,6 +86,13 @@ def test_the_expert_reaches_every_goal_where_random_moves_and_standing_still_do_
     assert all(end["success"] and end["steps"] <= 25 for end in expert_ends), "the goal is 25 pushing steps away"
     assert not any(end["success"] for end in random_ends + still_ends)
     assert all(end["distance"] > 0.05 for end in still_ends)
+    if env_id.endswith("Coverage-v0"):
+        assert all(end["coverage"] >= 0.95 for end in expert_ends)
+    else:  # DINO-WM's rule: agent and block within 20 px together, the angle within 20°
+        end, goal_agent = expert_ends[-1], _task(env).goal_agent  # seed 3's goal, the last episode's too
+        here = np.concatenate([end["pos_agent"], end["block_pose"][:2]])
+        turn = abs(np.angle(np.exp(1j * (end["block_pose"][2] - end["goal"][2]))))
+        assert np.linalg.norm(here - np.concatenate([goal_agent, end["goal"][:2]])) < 20 and turn < np.pi / 9
 
 
 @pytest.mark.slow
