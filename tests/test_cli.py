@@ -136,6 +136,18 @@ def test_bad_configs_of_every_command_exit_2_before_any_work(args, message, tmp_
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["train", "experiment=act_two_rooms"], ["collect", "env=two_rooms", "out=data"], ["rollout", "run=runs/none"]],
+)
+def test_the_control_commands_without_gymnasium_exit_2_naming_the_extra(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # as on an install without the 'control' extra
+    assert main(args) == 2
+    assert "pip install 'jepa[control]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_collect_refuses_a_directory_that_is_not_empty(tmp_path, capsys):
     (tmp_path / "old.npz").write_bytes(b"")
     assert main(["collect", f"out={tmp_path}", "episodes=1"]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 
 from omegaconf import DictConfig, OmegaConf
@@ -25,6 +26,14 @@ def check_pairs(cfg: DictConfig, *keys: str) -> None:
     for key in keys:
         if len(OmegaConf.select(cfg, key)) != 2:
             raise ConfigError(f"{key} must be a pair [low, high]")
+
+
+def check_installed(module: str, extra: str, needed_by: str) -> None:
+    """Stop before any work when an optional dependency is missing, naming the extra that installs it."""
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ConfigError(f"{needed_by} needs {module}, from the '{extra}' extra: pip install 'jepa[{extra}]'") from err
 
 
 def check_threads(key: str, threads: int | None) -> None:

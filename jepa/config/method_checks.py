@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from jepa.common.errors import ConfigError
-from jepa.config.checks import check_choice, check_pairs, check_positive
+from jepa.config.checks import check_choice, check_installed, check_pairs, check_positive
 
 
 def _encoder(cfg: DictConfig) -> None:
@@ -243,6 +243,7 @@ def _policy(cfg: DictConfig) -> None:
     from jepa.methods.policy import LATENT_TARGETS
 
     m = cfg.method
+    check_installed("gymnasium", "control", f"method={m.name} (its action space and rollouts)")
     if cfg.data.name != "trajectories":
         raise ConfigError(
             f"data.name={cfg.data.name}: method={m.name} learns from demonstrations; set data=trajectories "

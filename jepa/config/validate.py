@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from jepa.common.errors import ConfigError
-from jepa.config.checks import check_choice, check_pairs, check_positive, check_threads
+from jepa.config.checks import check_choice, check_installed, check_pairs, check_positive, check_threads
 from jepa.config.method_checks import METHOD_CHECKS
 
 
@@ -67,6 +67,7 @@ def _check_env(key: str, env_id: str) -> None:
 
 
 def validate_collect(cfg: DictConfig) -> None:
+    check_installed("gymnasium", "control", "jepa collect")
     from envs.minari_export import minari_available
     from envs.policies import POLICIES
 
@@ -91,6 +92,7 @@ def validate_collect(cfg: DictConfig) -> None:
 
 
 def validate_rollout(cfg: DictConfig) -> None:
+    check_installed("gymnasium", "control", "jepa rollout")
     from jepa.planning import METRICS, PLANNERS, REDUCTIONS
 
     p = cfg.planner

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import gymnasium as gym
 import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-import envs  # noqa: F401  (registers the environments the demonstrations came from)
 from evals import attentive_regression, format_table, future_state_probe, summarise_seeds, write_eval
 from evals.probes import r2_score
 from evals.shortcuts import shuffle_across_samples
-from jepa.agents import PolicyAgent, run_episodes
 from jepa.common.errors import ConfigError
 from jepa.common.runtime import select_device
 from jepa.data import DemonstrationChunks
@@ -33,6 +31,9 @@ from jepa.models import ContextEncoder, QueryDecoder
 from jepa.models.style_encoder import StyleEncoder
 from jepa.recipes.registry import Recipe, load_run, register
 from jepa.train.engine import TrainingSetup, to_device
+
+if TYPE_CHECKING:
+    from jepa.agents import PolicyAgent
 
 log = logging.getLogger(__name__)
 CHECK_COLUMNS = ["encoder", "action_l1", "shuffled_frames_l1", "shuffled_goal_l1", "goal_r2"]
@@ -79,6 +80,11 @@ def _demonstrations(cfg: DictConfig, split: str, chunk: int, frames: bool = Fals
 
 
 def _facts(demos: DemonstrationChunks) -> dict:
+    # Gymnasium (the 'control' extra, checked with the config) only where a policy meets its env
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the environments the demonstrations came from)
+
     env = gym.make(demos.meta["env"])
     space = env.action_space
     env.close()
@@ -206,6 +212,8 @@ def evaluate(cfg: DictConfig, policy: ChunkPolicy, facts: dict) -> dict:
     print(f"future-state probe ({cfg.method.probe_horizon} steps ahead, state units, held-out episodes):")
     print(format_table(results["rows"], PROBE_COLUMNS))
     if cfg.method.rollouts:
+        from jepa.agents import PolicyAgent, run_episodes
+
         agent = PolicyAgent(policy, cfg.method.execute)
         seed, out = ROLLOUT_SEED + cfg.train.seed, run_dir / "rollout"
         rollout = run_episodes(
@@ -224,6 +232,8 @@ def policy_agent(cfg: DictConfig, method: nn.Module, execute: int | None = None)
             f"run={cfg.run_dir} trained method={cfg.method.name}, not a policy: agent=policy needs an act_jepa, act "
             "or bc run"
         )
+    from jepa.agents import PolicyAgent
+
     return PolicyAgent(method, cfg.method.execute if execute is None else execute)
 
 
