@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 
 from scipy import stats
@@ -15,11 +14,8 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> t
     not collapse to a point at 0/n or n/n, which small evaluations hit often."""
     if not 0 <= successes <= n or n < 1:
         raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes}/{n}")
-    z = float(stats.norm.ppf((1 + confidence) / 2))
-    p = successes / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return centre - half, centre + half
+    interval = stats.binomtest(successes, n).proportion_ci(confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def mean_interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, tuple[float, float] | None]:
@@ -27,6 +23,7 @@ def mean_interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[
     mean = statistics.mean(values)
     if len(values) < 2:
         return mean, None
-    t = float(stats.t.ppf((1 + confidence) / 2, len(values) - 1))
-    half = t * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, (mean - half, mean + half)
+    if statistics.stdev(values) == 0:
+        return mean, (mean, mean)
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return mean, (float(low), float(high))
