@@ -141,3 +141,12 @@ def train_world_model():
         return run_dir
 
     return train
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the ``slow`` marker honest: a test that kills and resumes a training or starts torchrun processes
+    runs several trainings and must carry it, so ``-m "not slow"`` is a quick run."""
+    for item in items:
+        multi_process = "killed_and_resumed_losses" in getattr(item, "fixturenames", ()) or "torchrun" in item.name
+        if multi_process and item.get_closest_marker("slow") is None:
+            raise pytest.UsageError(f"{item.nodeid} starts several processes: mark it @pytest.mark.slow")

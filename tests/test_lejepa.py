@@ -92,6 +92,7 @@ def test_a_tiny_run_trains_and_probes_with_intervals_over_seeds(lejepa_overrides
     assert saved["rows"][0]["linear_acc_ci"] is not None
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_replays_the_same_views(lejepa_overrides, killed_and_resumed_losses):
     common = [*lejepa_overrides, "train.steps=40", "train.log_every=1", "train.checkpoint_every=10"]
     common += ["eval.enabled=false", "data.num_workers=1"]

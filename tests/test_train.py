@@ -35,6 +35,7 @@ def test_tiny_run_trains_logs_and_checkpoints(tiny_overrides, tmp_path):
     assert "rankme" in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_losses(tiny_overrides, killed_and_resumed_losses):
     common = [*tiny_overrides, "train.steps=150", "train.log_every=1", "train.checkpoint_every=10"]
     common += ["eval.enabled=false", "data.num_workers=1"]  # the run directories come last, and win
@@ -61,6 +62,7 @@ def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(
     assert latest_checkpoint(Path(cfg.run_dir) / "checkpoints").name == "step_00000010"
 
 
+@pytest.mark.slow
 def test_bf16_autocast_loss_curve_tracks_fp32(tiny_overrides):
     curves = {}
     for precision in ("fp32", "bf16"):
