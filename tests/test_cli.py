@@ -148,6 +148,18 @@ def test_the_control_commands_without_gymnasium_exit_2_naming_the_extra(args, tm
     assert not any(tmp_path.iterdir())
 
 
+def test_the_jepa_command_imports_its_own_envs_and_evals_beside_a_users_folders_of_those_names(tmp_path):
+    for name in ("envs", "evals"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('the user\\'s own {name}')\n")
+    jepa = Path(sys.executable).parent / "jepa"
+    args = ["collect", "env=two_rooms", "episodes=1", "steps=3", "num_envs=1", "out=out", "progress=false"]
+    done = subprocess.run([jepa, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    shadowed = _jepa(*args[:-2], "out=out2", cwd=tmp_path)  # python -m: the working directory comes first
+    assert shadowed.returncode != 0 and "the user's own envs" in shadowed.stderr
+
+
 def test_collect_refuses_a_directory_that_is_not_empty(tmp_path, capsys):
     (tmp_path / "old.npz").write_bytes(b"")
     assert main(["collect", f"out={tmp_path}", "episodes=1"]) == 2
