@@ -5,7 +5,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from world_model_runs import TINY_PLAN
+from world_model_runs import TINY_PLAN, run_episode, unwrap_to
 
 import envs
 from envs.experts import RandomAgent, make_expert
@@ -28,19 +28,7 @@ def env(request, monkeypatch):
 
 
 def _task(env: gym.Env) -> GoalImage:
-    while not isinstance(env, GoalImage):
-        env = env.env
-    return env
-
-
-def _episode(env, agent, seed: int) -> dict:
-    obs, info = env.reset(seed=seed)
-    agent.reset(seed)
-    done, steps = False, 0
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
-        done, steps = terminated or truncated, steps + 1
-    return {**info, "steps": steps}
+    return unwrap_to(env, GoalImage)
 
 
 def test_the_goal_image_shows_the_agent_at_the_goal_and_leaves_the_simulation_as_it_was(env):
@@ -80,14 +68,14 @@ def test_the_true_state_is_the_agents_own_positions_and_velocities_not_the_goal(
 
 def test_the_expert_succeeds_where_random_torques_rarely_do(env):
     expert, random_agent = make_expert(env), RandomAgent(env.action_space, seed=0)
-    expert_ends = [_episode(env, expert, seed) for seed in range(5)]
-    random_ends = [_episode(env, random_agent, seed) for seed in range(5)]
+    expert_ends = [run_episode(env, expert, seed) for seed in range(5)]
+    random_ends = [run_episode(env, random_agent, seed) for seed in range(5)]
     assert all(end["success"] for end in expert_ends)
     assert sum(end["success"] for end in random_ends) <= 2
 
 
 def test_reacher_judges_success_on_the_last_step_and_point_maze_ends_on_it(env):
-    end = _episode(env, make_expert(env), seed=0)
+    end = run_episode(env, make_expert(env), seed=0)
     ends_on_success = env.get_wrapper_attr("ends_on_success")
     assert end["success"] and (end["steps"] < env.spec.max_episode_steps) == ends_on_success
 

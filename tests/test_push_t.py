@@ -5,7 +5,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from world_model_runs import TINY_PLAN
+from world_model_runs import TINY_PLAN, run_episode, unwrap_to
 
 import envs
 from envs.experts import RandomAgent, make_expert
@@ -22,18 +22,15 @@ def env():
 
 
 def _task(env: gym.Env) -> PushTGoal:
-    while not isinstance(env, PushTGoal):
-        env = env.env
-    return env
+    return unwrap_to(env, PushTGoal)
 
 
-def _episode(env, act, seed: int) -> dict:
-    obs, info = env.reset(seed=seed)
-    done, steps = False, 0
-    while not done:
-        obs, _, terminated, truncated, info = env.step(act(obs, info))
-        done, steps = terminated or truncated, steps + 1
-    return {**info, "steps": steps}
+class _StandStill:
+    def reset(self, seed: int) -> None:
+        """Nothing to forget."""
+
+    def act(self, observation: np.ndarray, info: dict) -> np.ndarray:
+        return np.zeros(2, np.float32)
 
 
 def test_the_goal_image_is_the_goal_state_and_looking_at_it_changes_nothing(env):
@@ -52,7 +49,7 @@ def test_the_goal_image_is_the_goal_state_and_looking_at_it_changes_nothing(env)
                 envs.goal_observer(env)()
         looked.append(info["state"])
     assert np.array_equal(*looked), "drawing the goal image must not disturb the simulation"
-    end = _episode(env, expert.act, seed=3)
+    end = run_episode(env, expert, seed=3)
     assert end["success"]
     at_goal = np.abs(_task(env).frame().astype(float) - goal_frame).mean()
     assert at_goal < 0.2 * np.abs(start.astype(float) - goal_frame).mean(), "the goal image shows the state reached"
@@ -80,9 +77,9 @@ def test_the_same_seed_draws_the_same_start_and_goal_and_actions_are_moves_relat
 def test_the_expert_reaches_every_goal_where_random_moves_and_standing_still_do_not(env_id):
     env = gym.make(env_id)
     expert, random_agent = make_expert(env), RandomAgent(env.action_space, seed=0)
-    expert_ends = [_episode(env, expert.act, seed) for seed in range(4)]
-    random_ends = [_episode(env, random_agent.act, seed) for seed in range(4)]
-    still_ends = [_episode(env, lambda obs, info: np.zeros(2, np.float32), seed) for seed in range(4)]
+    expert_ends = [run_episode(env, expert, seed) for seed in range(4)]
+    random_ends = [run_episode(env, random_agent, seed) for seed in range(4)]
+    still_ends = [run_episode(env, _StandStill(), seed) for seed in range(4)]
     assert all(end["success"] and end["steps"] <= 25 for end in expert_ends), "the goal is 25 pushing steps away"
     assert not any(end["success"] for end in random_ends + still_ends)
     assert all(end["distance"] > 0.05 for end in still_ends)
