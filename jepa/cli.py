@@ -190,6 +190,7 @@ def run_command(name: str, args: list[str]) -> int:
     """Compose and check the config of command ``name`` from ``args`` (Hydra's command line), then run it. An
     error the user can act on is one line on stderr (:func:`_report`); ``JEPA_DEBUG=1`` shows its traceback."""
     from jepa.common.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RunDirBusyError
+    from jepa.config.methods import load_methods
     from jepa.config.store import register_configs
     from jepa.config.validate import validate
 
@@ -219,6 +220,8 @@ def run_command(name: str, args: list[str]) -> int:
             raise SystemExit(_report(name, err)) from None  # reported here: Hydra would add a line of its own
 
     register_configs()
+    if command.config == "train":
+        load_methods()  # the method=<name> options
     if {"--help", "-h"} & set(args):
         hydra_help = io.StringIO()
         with contextlib.redirect_stdout(hydra_help):

@@ -58,7 +58,6 @@ def test_wrong_type_fails():
         ("experiment=vjepa_moving_shapes model.patch_embed=conv", "model.patch_embed"),
         ("regularizer.name=vicreg", "regularizer.name"),
         ("regularizer.online_target=true", "regularizer.online_target"),
-        ("bench.video_backends=[opencv]", "bench.video_backends"),
         ("bench.clips=0", "bench.clips"),
         ("bench.rounds=0", "bench.rounds"),
         ("bench.reference_masks=true", "bench.reference"),
@@ -97,3 +96,11 @@ def test_cli_reports_a_bad_key_before_any_work(tmp_path):
     assert result.returncode == 2
     assert "optim.lrr" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_bench_video_refuses_an_unknown_backend_before_any_work():
+    from jepa.bench.video import check_video_config
+
+    cfg = load_config(["experiment=vjepa_moving_shapes", "bench.video_backends=[opencv]"])
+    with pytest.raises(ConfigError, match="bench.video_backends"):
+        check_video_config(cfg)

@@ -230,7 +230,7 @@ def test_each_policy_trains_through_the_engine_and_reports_its_probe_and_rollout
 
 def test_a_trained_policy_loads_in_one_call_and_acts_in_its_env(trained, demos, tmp_path):
     from jepa.agents import run_episodes
-    from jepa.recipes import load_policy
+    from jepa.recipes.policy import load_policy
 
     agent = load_policy(trained["act_jepa"])
     assert agent.execute == CHUNK and agent.policy.goal_conditioned

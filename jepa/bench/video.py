@@ -17,8 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 from jepa.bench.step import bench_precision
 from jepa.common.errors import ConfigError
 from jepa.common.runtime import select_device, select_precision
+from jepa.config.checks import check_choice
 from jepa.data.loader import build_train_loader
-from jepa.data.video import VIDEO_DATASETS
+from jepa.data.video import VIDEO_BACKENDS, VIDEO_DATASETS
 from jepa.masks import MaskCollator
 from jepa.recipes.parts import build_dataset, build_encoder, build_masks, clip_frames
 
@@ -31,6 +32,8 @@ def check_video_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"bench-video needs video data, got data.name={cfg.data.name}; try experiment=vjepa_moving_shapes"
         )
+    for backend in cfg.bench.video_backends:
+        check_choice("bench.video_backends", backend, VIDEO_BACKENDS)
 
 
 def decode_rate(cfg: DictConfig, backend: str, num_workers: int) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from jepa.config.methods import load_methods
 from jepa.config.store import register_configs
 from jepa.config.validate import validate
 
@@ -20,6 +21,8 @@ def compose_config(
     from hydra.core.global_hydra import GlobalHydra
 
     register_configs()
+    if command == "train":
+        load_methods()
     GlobalHydra.instance().clear()
     extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
     with initialize_config_module(config_module="jepa.configs", version_base=None):
@@ -41,9 +44,9 @@ def saved_config(saved: dict) -> DictConfig:
     method's schema; runs saved before methods had a section are masked-JEPA runs."""
     from omegaconf import OmegaConf
 
-    from jepa.config.schema import METHOD_SCHEMAS, Config
+    from jepa.config.schema import Config
 
     method = (saved.get("method") or {}).get("name", "masked_jepa")
     cfg = OmegaConf.structured(Config)
-    cfg.method = OmegaConf.structured(METHOD_SCHEMAS[method])
+    cfg.method = OmegaConf.structured(load_methods()[method].schema)
     return OmegaConf.merge(cfg, saved)

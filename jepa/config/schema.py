@@ -140,37 +140,6 @@ class BenchConfig:
 
 
 @dataclass
-class MaskedJEPAConfig:
-    """I-JEPA, V-JEPA and A-JEPA: the encoder is ``model``, the masks ``mask``, the anti-collapse term
-    ``regularizer``; the modality follows from ``data``."""
-
-    name: str = "masked_jepa"
-
-
-@dataclass
-class WorldModelConfig:
-    """An action-conditioned world model on the windows of a ``jepa collect`` directory (``data.root``)."""
-
-    name: str = "world_model"
-    frameskip: int = 5  # env steps per model step
-    window: int = 9  # model steps per training window (observations)
-    rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
-    encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
-    encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
-    encoder_init: str = "pretrained"  # frozen encoder: pretrained | random (its architecture, random weights)
-    encoder_standardise: bool = True  # frozen encoder: each latent entry to unit spread over the training frames
-    encoder_components: int = 0  # frozen encoder: > 0 projects the pooled grid on this many principal components
-    latent_dim: int = 16  # ConvEncoder; 2 makes it a position detector for one agent (docs/control.md)
-    encoder_hidden: int = 128  # ConvEncoder: MLP width from its features to the latent; 0 = an affine map
-    predictor_dim: int = 128
-    predictor_depth: int = 3
-    predictor_heads: int = 4
-    proprio: bool = False  # give the predictor the true state as a proprio token
-    smooth_weight: float = 0.0  # jointly trained encoder: weight of the consecutive latents' squared change (PLDM)
-    probe_frames: int = 4000  # frames per split for the held-out position probe
-
-
-@dataclass
 class ViewsConfig:
     """The augmentations of multi-view methods (the strengths of every view; counts, sizes and crop scales are the
     method's). Defaults follow DINO and LeJEPA, with the blur scaled to small images."""
@@ -192,109 +161,12 @@ class ViewsConfig:
 
 
 @dataclass
-class LeJEPAConfig:
-    """View-based LeJEPA: ``global_views`` crops at the data's size and ``local_views`` smaller crops of each
-    input, augmented as ``views``; each view's projector embedding is pulled to the mean of the global views', and
-    SIGReg (``regularizer.sigreg_weight`` as lambda, ``regularizer.sigreg_slices``) keeps them Gaussian. On
-    spectrograms the crops are spans of time across every mel bin (scales are shares of the time axis), resampled
-    to ``data.clip_frames`` (global) or ``local_size`` frames (local)."""
-
-    name: str = "lejepa"
-    global_views: int = 2
-    local_views: int = 4
-    local_size: int = 32  # side of the local crops (spectrograms: their frames), a multiple of model.patch_size
-    local_frames: int = 0  # video: consecutive frames of each local view, a multiple of model.tubelet_size; 0 = all
-    global_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # crop's share of the image area
-    local_scale: list[float] = field(default_factory=lambda: [0.05, 0.3])
-    projector_hidden: int = 512
-    projector_dim: int = 64
-
-
-@dataclass
-class SeqJEPAConfig:
-    """seq-JEPA: a transformer aggregates the encodings of ``views_per_sequence`` views, each with the relative
-    action leading on to the next view, and predicts the EMA encoder's embedding of one more view (loss
-    1 - cosine). Views are augmented crops of one image (``data.name`` an image dataset with classes, augmented as
-    ``views``; the action is the difference of their parameters) or consecutive observations of a ``jepa collect``
-    episode (``data.name=trajectories``; the action is the agent's)."""
-
-    name: str = "seq_jepa"
-    views_per_sequence: int = 4  # M observed views; the M+1-th is the one predicted
-    action_conditioning: bool = True  # false: the paper's ablation, no action in the tokens or the predictor
-    action_embed_dim: int = 32  # width of the action embedding beside each view's encoding
-    aggregator_depth: int = 3
-    aggregator_heads: int = 4  # they divide the token width: encoder width (+ action_embed_dim when conditioned)
-    predictor_hidden: int = 512
-    # standardise the target embedding per feature over the batch: the centring a ResNet's batch norm gives the
-    # authors' encoder; mean-pooled LayerNorm ViT embeddings of similar images point nearly the same way without it
-    standardise_target: bool = True
-    # standardise each view's encoding per feature over the batch before the aggregator, as the actions are: the
-    # encodings of different views are nearly one vector, and unstandardised the actions drown them
-    normalise_encodings: bool = True
-    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # views: the crop's share of the image area
-    # views: the change of rotation in an action, as the difference of the angles / 180 degrees, or as cos_sin, the
-    # cosine and sine of the angle between the views, which do not wrap when views.rotation > 90 degrees lets two
-    # views lie more than half a turn apart
-    relative_rotation: str = "difference"
-    frameskip: int = 1  # trajectories: env steps between consecutive views (their actions concatenated)
-    probe_sequences: int = 2000  # images or windows per split that the probes fit and score
-
-
-@dataclass
-class PolicyConfig:
-    """A chunked policy cloned from the demonstrations of a ``jepa collect`` directory (``data.root``): ACT (method=act)
-    and single-step behaviour cloning (method=bc, ``chunk`` 1). The context encoder reads [proprio state, frame
-    patches, goal-image patches]; ``chunk`` learned queries decode the next actions."""
-
-    name: str = "act"
-    chunk: int = 8  # actions predicted per step, executed open-loop
-    proprio_input: bool = True  # the true state as an input token; false: act from the frame (and goal image) alone
-    # share of training samples whose proprio token carries no state, so the frames must be read to act
-    proprio_dropout: float = 0.0
-    # frames minus the training frames' mean frame, over their std, as the proprio state is standardised
-    standardise_frames: bool = True
-    cvae: bool = False  # ACT's CVAE: a style latent inferred from the demonstrated chunk, zero at inference
-    latent_dim: int = 32  # cvae: the style latent's size (ACT's)
-    kl_weight: float = 10.0  # cvae: the KL term's weight beside the action L1 (ACT's)
-    patch_size: int = 16  # the frame's patches (conv stem): 64 px -> 16 tokens
-    embed_dim: int = 128
-    depth: int = 3  # context-encoder blocks
-    num_heads: int = 4
-    decoder_depth: int = 2  # action-decoder blocks
-    execute: int = 0  # actions of each chunk executed before the next observation; 0 = the whole chunk
-    probe_horizon: int = 8  # future-state probe: steps ahead whose states are regressed (the same for every method)
-    probe_samples: int = 4000  # future-state probe: steps drawn per split (train episodes to fit, held-out to score)
-    probe_epochs: int = 4
-    rollouts: int = 50  # seeded episodes in the env after training (success or return with 95 % intervals); 0 = none
-
-
-@dataclass
-class BCConfig(PolicyConfig):
-    """Single-step behaviour cloning: the same policy, one action per observation."""
-
-    name: str = "bc"
-    chunk: int = 1
-
-
-@dataclass
-class ACTJEPAConfig(PolicyConfig):
-    """ACT-JEPA: ACT plus a narrow predictor of the EMA encoder's embeddings of the chunk's future states."""
-
-    name: str = "act_jepa"
-    predictor_dim: int = 64
-    predictor_depth: int = 2
-    predictor_heads: int = 4
-    latent_target: str = "states"  # states (the authors' code) | frames (the future observations)
-    latent_weight: float = 1.0  # the latent L1's weight beside the action L1 (1:1 in the paper)
-
-
-@dataclass
 class Config:
     """``jepa train``, ``jepa bench`` and ``jepa bench-video``: one run of one method."""
 
     name: str = "default"
     run_dir: str = "runs/${name}"
-    method: Any = MISSING  # one of METHOD_SCHEMAS, chosen with method=<name>
+    method: Any = MISSING  # a registered method's section (jepa.config.methods), chosen with method=<name>
     model: ModelConfig = field(default_factory=ModelConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -304,14 +176,3 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
-
-
-METHOD_SCHEMAS: dict[str, type] = {
-    "masked_jepa": MaskedJEPAConfig,
-    "lejepa": LeJEPAConfig,
-    "seq_jepa": SeqJEPAConfig,
-    "world_model": WorldModelConfig,
-    "act_jepa": ACTJEPAConfig,
-    "act": PolicyConfig,
-    "bc": BCConfig,
-}

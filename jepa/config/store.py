@@ -43,8 +43,6 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     for command, schema in SCHEMAS.items():
         store.store(name=f"{command}_schema", node=schema)
-    for name, schema in s.METHOD_SCHEMAS.items():
-        store.store(group="method", name=name, node=schema)
     for name in DATA:
         store.store(group="data", name=name, node=s.DataConfig(name=name))
     for name in MODELS:

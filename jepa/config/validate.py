@@ -1,4 +1,4 @@
-"""Value checks the type system cannot express, per command (the methods' own: ``method_checks``); each error
+"""Value checks the type system cannot express, per command (each method's own come with its recipe); each error
 names its key.
 
 They run right after composition, before any data is read or written, so a bad config costs nothing.
@@ -15,17 +15,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from jepa.common.errors import ConfigError
 from jepa.config.checks import check_choice, check_installed, check_pairs, check_positive, check_threads
-from jepa.config.method_checks import METHOD_CHECKS
+from jepa.config.methods import METHODS, check_reads
 
 
 def validate_train(cfg: DictConfig) -> None:
-    """The sections every method shares, then the chosen method's own checks."""
-    from jepa.losses import PREDICTION_LOSSES, REGULARIZERS
-
-    check_choice("method", cfg.method.name, METHOD_CHECKS)
+    """The sections every method shares, no value in a section the method does not read, then the method's own
+    checks."""
+    check_choice("method", cfg.method.name, METHODS)
+    check_reads(cfg)
     check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
-    check_choice("optim.loss", cfg.optim.loss, PREDICTION_LOSSES)
-    check_choice("regularizer.name", cfg.regularizer.name, REGULARIZERS)
     check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
     check_positive(cfg, "train.monitor_every", "train.keep_checkpoints", "bench.clips", "bench.rounds")
     check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards", "eval.seeds")
@@ -40,7 +38,7 @@ def validate_train(cfg: DictConfig) -> None:
         )
     if cfg.bench.reference_masks and not cfg.bench.reference:
         raise ConfigError("bench.reference_masks=true needs bench.reference=<a checkout of facebookresearch/ijepa>")
-    METHOD_CHECKS[cfg.method.name](cfg)
+    METHODS[cfg.method.name].check(cfg)
 
 
 # ---- the other commands ---------------------------------------------------------------------------------------
@@ -165,12 +163,12 @@ def _keys(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, bool]]:
 
 def nearest_key(key: str, command: str) -> str | None:
     """The declared key of ``command``'s config (any method's, for train) nearest to ``key``, or None."""
-    from jepa.config.schema import METHOD_SCHEMAS
+    from jepa.config.methods import load_methods
     from jepa.config.store import SCHEMAS
 
     declared = [path for path, _ in _keys(OmegaConf.structured(SCHEMAS[command]))]
     if command == "train":
-        declared += [f"method.{f.name}" for schema in METHOD_SCHEMAS.values() for f in dataclasses.fields(schema)]
+        declared += [f"method.{f.name}" for m in load_methods().values() for f in dataclasses.fields(m.schema)]
     return _nearest(key, declared)
 
 

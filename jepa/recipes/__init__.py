@@ -1,8 +1,13 @@
 """Methods as recipes the engine trains: each builds its method, data and collate function from a config, rebuilds
-it from a checkpoint and evaluates it. Importing this package registers every recipe."""
+it from a checkpoint and evaluates it. Importing this package imports each of its modules, and the recipe modules
+among them register their methods: a new recipe file is found without being listed."""
 
-from jepa.recipes import lejepa, masked_jepa, policy, seq_jepa, world_model  # noqa: F401  (registers them)
-from jepa.recipes.policy import load_policy
-from jepa.recipes.registry import RECIPES, Recipe, get_recipe, load_run, make_trainer
+import importlib
+import pkgutil
 
-__all__ = ["RECIPES", "Recipe", "get_recipe", "load_policy", "load_run", "make_trainer"]
+from jepa.recipes.registry import RECIPES, Recipe, get_recipe, load_run, make_trainer, register
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["RECIPES", "Recipe", "get_recipe", "load_run", "make_trainer", "register"]

@@ -3,19 +3,76 @@ clip or spectrogram, and the probes every pretraining recipe shares."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from jepa.common.errors import ConfigError
+from jepa.config.checks import check_choice, check_positive
 from jepa.data.audio import AUDIO_DATASETS
-from jepa.data.images import pixel_normalisation
+from jepa.data.images import IMAGE_DATASETS, pixel_normalisation
+from jepa.data.video import VIDEO_DATASETS
 from jepa.data.views import MultiViewCollator, ViewMaker, ViewSpec
 from jepa.losses import SIGReg
 from jepa.methods.lejepa import LeJEPA, projector
+from jepa.recipes.checks import check_audio, check_encoder, check_objective, check_video, check_views
 from jepa.recipes.parts import build_dataset, build_encoder, clip_frames, input_size, view_strengths
 from jepa.recipes.probing import evaluate_encoder
 from jepa.recipes.registry import Recipe, register
 from jepa.train.engine import TrainingSetup
+
+
+@dataclass
+class LeJEPAConfig:
+    """View-based LeJEPA: ``global_views`` crops at the data's size and ``local_views`` smaller crops of each
+    input, augmented as ``views``; each view's projector embedding is pulled to the mean of the global views', and
+    SIGReg (``regularizer.sigreg_weight`` as lambda, ``regularizer.sigreg_slices``) keeps them Gaussian. On
+    spectrograms the crops are spans of time across every mel bin (scales are shares of the time axis), resampled
+    to ``data.clip_frames`` (global) or ``local_size`` frames (local)."""
+
+    name: str = "lejepa"
+    global_views: int = 2
+    local_views: int = 4
+    local_size: int = 32  # side of the local crops (spectrograms: their frames), a multiple of model.patch_size
+    local_frames: int = 0  # video: consecutive frames of each local view, a multiple of model.tubelet_size; 0 = all
+    global_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # crop's share of the image area
+    local_scale: list[float] = field(default_factory=lambda: [0.05, 0.3])
+    projector_hidden: int = 512
+    projector_dim: int = 64
+
+
+def check(cfg: DictConfig) -> None:
+    """The encoder, the data, the views that tile into patches, and SIGReg as the regularizer LeJEPA is."""
+    m = cfg.method
+    check_objective(cfg)
+    check_encoder(cfg)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS + AUDIO_DATASETS + VIDEO_DATASETS)
+    if cfg.data.name in AUDIO_DATASETS:
+        check_audio(cfg)
+    if cfg.data.name in VIDEO_DATASETS:
+        check_video(cfg)
+        frames, tubelet = m.local_frames, cfg.model.tubelet_size
+        if frames < 0 or frames % tubelet or frames > cfg.data.frames_per_clip:
+            raise ConfigError(
+                f"method.local_frames={frames} must be 0 (all) or a multiple of model.tubelet_size={tubelet} up to "
+                f"data.frames_per_clip={cfg.data.frames_per_clip}"
+            )
+    check_positive(cfg, "method.global_views", "method.local_size", "method.projector_hidden", "method.projector_dim")
+    if m.local_views < 0:
+        raise ConfigError(f"method.local_views={m.local_views} must be >= 0")
+    # spectrograms are data.clip_frames x mel bins, checked above
+    sizes = ("method.local_size",) if cfg.data.name in AUDIO_DATASETS else ("data.image_size", "method.local_size")
+    for key in sizes:
+        if OmegaConf.select(cfg, key) % cfg.model.patch_size:
+            raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} is not divisible by model.patch_size")
+    check_views(cfg, "method.global_scale", "method.local_scale")
+    if cfg.regularizer.name != "sigreg":
+        raise ConfigError(
+            f"regularizer.name={cfg.regularizer.name}: LeJEPA is defined with SIGReg; use regularizer=sigreg"
+        )
+    if not 0 <= cfg.regularizer.sigreg_weight <= 1:
+        raise ConfigError(f"regularizer.sigreg_weight={cfg.regularizer.sigreg_weight} is LeJEPA's lambda, in [0, 1]")
 
 
 def view_groups(cfg: DictConfig) -> list[tuple[ViewSpec, int]]:
@@ -50,4 +107,4 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
     return TrainingSetup(method, train_set, MultiViewCollator(view_groups(cfg), maker))
 
 
-register("lejepa", Recipe(build=build, rebuild=build_method, evaluate=evaluate_encoder))
+register(Recipe(LeJEPAConfig, ("model", "regularizer", "views"), check, build, build_method, evaluate_encoder))

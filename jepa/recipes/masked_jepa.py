@@ -3,17 +3,60 @@ the trained encoder against a random-init encoder and the raw inputs, on held-ou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
 
+from jepa.common.errors import ConfigError
+from jepa.config.checks import check_choice, check_pairs
+from jepa.data.audio import AUDIO_DATASETS
+from jepa.data.images import IMAGE_DATASETS
+from jepa.data.video import VIDEO_DATASETS
 from jepa.masks import MaskCollator
 from jepa.methods import MaskedJEPA
 from jepa.models import MaskedPredictor
+from jepa.recipes.checks import (
+    check_audio,
+    check_encoder,
+    check_masks,
+    check_objective,
+    check_patches_tile_images,
+    check_video,
+)
 from jepa.recipes.parts import build_dataset, build_encoder, build_masks, build_regularizer, clip_frames, input_size
 from jepa.recipes.probing import evaluate_encoder
 from jepa.recipes.registry import Recipe, register
 from jepa.train.engine import TrainingSetup
+
+
+@dataclass
+class MaskedJEPAConfig:
+    """I-JEPA, V-JEPA and A-JEPA: the encoder is ``model``, the masks ``mask``, the anti-collapse term
+    ``regularizer``; the modality follows from ``data``."""
+
+    name: str = "masked_jepa"
+
+
+def check(cfg: DictConfig) -> None:
+    """The encoder, the data's modality and the masks that fit it, and a target that cannot collapse unasked."""
+    check_objective(cfg)
+    check_encoder(cfg)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS + VIDEO_DATASETS + AUDIO_DATASETS)
+    if cfg.regularizer.online_target and cfg.regularizer.name == "none" and not cfg.regularizer.allow_collapse:
+        raise ConfigError(
+            "regularizer.online_target=true needs regularizer.name=sigreg or vcr (it collapses otherwise); "
+            "to run the collapse ablation on purpose, add regularizer.allow_collapse=true"
+        )
+    audio, video = cfg.data.name in AUDIO_DATASETS, cfg.data.name in VIDEO_DATASETS
+    if not audio:
+        check_patches_tile_images(cfg)
+    check_pairs(cfg, "mask.target_scale", "mask.target_aspect", "mask.context_scale", "mask.stripe_scale")
+    if video:
+        check_video(cfg)
+    if audio:
+        check_audio(cfg)
+    check_masks(cfg, "video" if video else "audio" if audio else "images")
 
 
 def build_method(cfg: DictConfig, facts: dict | None = None) -> MaskedJEPA:
@@ -48,4 +91,4 @@ def build(cfg: DictConfig, run_dir: Path) -> TrainingSetup:
     return TrainingSetup(method, train_set, MaskCollator(masks))
 
 
-register("masked_jepa", Recipe(build=build, rebuild=build_method, evaluate=evaluate_encoder))
+register(Recipe(MaskedJEPAConfig, ("model", "mask", "regularizer"), check, build, build_method, evaluate_encoder))

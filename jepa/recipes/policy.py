@@ -10,6 +10,7 @@ probe of the goal (R² of its state) and the future-state probe, both from the f
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,99 @@ from evals.probes import r2_score
 from evals.shortcuts import shuffle_across_samples
 from jepa.common.errors import ConfigError
 from jepa.common.runtime import select_device
+from jepa.config.checks import check_choice, check_installed, check_positive
 from jepa.data import DemonstrationChunks
 from jepa.methods import ChunkPolicy
-from jepa.methods.policy import masked_l1
+from jepa.methods.policy import LATENT_TARGETS, masked_l1
 from jepa.models import ContextEncoder, QueryDecoder
 from jepa.models.style_encoder import StyleEncoder
 from jepa.recipes.registry import Recipe, load_run, register
 from jepa.train.engine import TrainingSetup, to_device
+
+
+@dataclass
+class PolicyConfig:
+    """A chunked policy cloned from the demonstrations of a ``jepa collect`` directory (``data.root``): ACT (method=act)
+    and single-step behaviour cloning (method=bc, ``chunk`` 1). The context encoder reads [proprio state, frame
+    patches, goal-image patches]; ``chunk`` learned queries decode the next actions."""
+
+    name: str = "act"
+    chunk: int = 8  # actions predicted per step, executed open-loop
+    proprio_input: bool = True  # the true state as an input token; false: act from the frame (and goal image) alone
+    # share of training samples whose proprio token carries no state, so the frames must be read to act
+    proprio_dropout: float = 0.0
+    # frames minus the training frames' mean frame, over their std, as the proprio state is standardised
+    standardise_frames: bool = True
+    cvae: bool = False  # ACT's CVAE: a style latent inferred from the demonstrated chunk, zero at inference
+    latent_dim: int = 32  # cvae: the style latent's size (ACT's)
+    kl_weight: float = 10.0  # cvae: the KL term's weight beside the action L1 (ACT's)
+    patch_size: int = 16  # the frame's patches (conv stem): 64 px -> 16 tokens
+    embed_dim: int = 128
+    depth: int = 3  # context-encoder blocks
+    num_heads: int = 4
+    decoder_depth: int = 2  # action-decoder blocks
+    execute: int = 0  # actions of each chunk executed before the next observation; 0 = the whole chunk
+    probe_horizon: int = 8  # future-state probe: steps ahead whose states are regressed (the same for every method)
+    probe_samples: int = 4000  # future-state probe: steps drawn per split (train episodes to fit, held-out to score)
+    probe_epochs: int = 4
+    rollouts: int = 50  # seeded episodes in the env after training (success or return with 95 % intervals); 0 = none
+
+
+@dataclass
+class BCConfig(PolicyConfig):
+    """Single-step behaviour cloning: the same policy, one action per observation."""
+
+    name: str = "bc"
+    chunk: int = 1
+
+
+@dataclass
+class ACTJEPAConfig(PolicyConfig):
+    """ACT-JEPA: ACT plus a narrow predictor of the EMA encoder's embeddings of the chunk's future states."""
+
+    name: str = "act_jepa"
+    predictor_dim: int = 64
+    predictor_depth: int = 2
+    predictor_heads: int = 4
+    latent_target: str = "states"  # states (the authors' code) | frames (the future observations)
+    latent_weight: float = 1.0  # the latent L1's weight beside the action L1 (1:1 in the paper)
+
+
+def check(cfg: DictConfig) -> None:
+    """ACT-JEPA, ACT and behaviour cloning: a chunked policy on the demonstrations of a `jepa collect` directory."""
+    m = cfg.method
+    check_installed("gymnasium", "control", f"method={m.name} (its action space and rollouts)")
+    if cfg.data.name != "trajectories":
+        raise ConfigError(
+            f"data.name={cfg.data.name}: method={m.name} learns from demonstrations; set data=trajectories "
+            "data.root=<a `jepa collect ... policy=expert` directory>"
+        )
+    check_positive(cfg, "method.chunk", "method.embed_dim", "method.depth", "method.num_heads")
+    check_positive(cfg, "method.decoder_depth", "method.probe_horizon", "method.probe_epochs", "method.probe_samples")
+    if m.rollouts < 0:
+        raise ConfigError(f"method.rollouts={m.rollouts} must be >= 0 (0 = no rollouts after training)")
+    if not 0 <= m.proprio_dropout < 1:
+        raise ConfigError(f"method.proprio_dropout={m.proprio_dropout} must lie in [0, 1)")
+    if m.cvae:
+        check_positive(cfg, "method.latent_dim")
+        if m.kl_weight < 0:
+            raise ConfigError(f"method.kl_weight={m.kl_weight} must be >= 0")
+    if m.name == "bc" and m.chunk != 1:
+        raise ConfigError(f"method.chunk={m.chunk}: behaviour cloning predicts one action; use method=act for chunks")
+    if not 0 <= m.execute <= m.chunk:
+        raise ConfigError(f"method.execute={m.execute} must lie in [0 (the whole chunk), method.chunk = {m.chunk}]")
+    if m.embed_dim % (4 * m.num_heads):
+        raise ConfigError(f"method.embed_dim={m.embed_dim} must be a multiple of 4 * method.num_heads")
+    if m.patch_size < 2 or m.patch_size & (m.patch_size - 1) or cfg.data.image_size % m.patch_size:
+        raise ConfigError(f"method.patch_size={m.patch_size} must be a power of two >= 2 dividing data.image_size")
+    if m.name == "act_jepa":
+        check_choice("method.latent_target", m.latent_target, LATENT_TARGETS)
+        check_positive(cfg, "method.predictor_dim", "method.predictor_depth", "method.predictor_heads")
+        if m.predictor_dim % m.predictor_heads:
+            raise ConfigError(f"method.predictor_dim={m.predictor_dim} must be a multiple of method.predictor_heads")
+        if m.latent_weight < 0:
+            raise ConfigError(f"method.latent_weight={m.latent_weight} must be >= 0")
+
 
 if TYPE_CHECKING:
     from jepa.agents import PolicyAgent
@@ -244,5 +331,5 @@ def load_policy(run_dir: str | Path, execute: int | None = None) -> PolicyAgent:
     return policy_agent(cfg, method, execute)
 
 
-for _name in ("act_jepa", "act", "bc"):
-    register(_name, Recipe(build=build, rebuild=build_policy, evaluate=evaluate))
+for _config in (ACTJEPAConfig, PolicyConfig, BCConfig):  # the policy reads no model, mask, regularizer or views
+    register(Recipe(_config, (), check, build, build_policy, evaluate))

@@ -1,9 +1,9 @@
 """The registry of trainable methods: how each is built from a config, rebuilt from a checkpoint, and evaluated.
 
-Adding a method is a ``jepa/methods`` module (the objective), a recipe module in ``jepa/recipes`` registering
-itself here, a schema for its ``method`` section (``jepa/config/schema.py: METHOD_SCHEMAS``) with its checks
-(``jepa/config/method_checks.py: METHOD_CHECKS``), and a preset in ``jepa/configs/experiment``; the engine, the
-checkpoints, resumption, DDP, logging and the command line come for free.
+Adding a method is a ``jepa/methods`` module (the objective) and a recipe module in ``jepa/recipes`` that declares
+the method's config section and checks and calls :func:`register`, plus a preset in ``configs/experiment``
+(docs/adding_a_method.md); the engine, the checkpoints, resumption, DDP, logging and the command line come for
+free.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 
 from jepa.common.errors import CheckpointError
 from jepa.config import saved_config
+from jepa.config.methods import load_methods, register_method
 from jepa.recipes.parts import initialise_from
 from jepa.train import checkpoint as ckpt
 from jepa.train.engine import Trainer, TrainingSetup
@@ -28,11 +29,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Recipe:
-    """``build(cfg, run_dir)``: the method with its training set and collate function (:class:`TrainingSetup`);
+    """``config``: the dataclass of the ``method`` section, whose ``name`` default names the method; ``reads``: the
+    optional sections (model, mask, regularizer, views) it reads, any other's keys being refused;
+    ``check(cfg)``: the checks of values the types cannot express, each error naming its key;
+    ``build(cfg, run_dir)``: the method with its training set and collate function (:class:`TrainingSetup`);
     ``rebuild(cfg, facts)``: the same architecture, randomly initialised, to load a checkpoint into;
     ``evaluate(cfg, method, facts)``: held-out figures of a trained method, written to the run directory and
     printed."""
 
+    config: type
+    reads: tuple[str, ...]
+    check: Callable[[DictConfig], None]
     build: Callable[[DictConfig, Path], TrainingSetup]
     rebuild: Callable[[DictConfig, dict[str, Any]], nn.Module]
     evaluate: Callable[[DictConfig, nn.Module, dict[str, Any]], dict]
@@ -41,11 +48,14 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {}
 
 
-def register(name: str, recipe: Recipe) -> None:
-    RECIPES[name] = recipe
+def register(recipe: Recipe) -> None:
+    """Make the method trainable: ``method=<name>`` composes its section, checked by its ``check``."""
+    register_method(recipe.config, recipe.reads, recipe.check)
+    RECIPES[recipe.config.name] = recipe
 
 
 def get_recipe(name: str) -> Recipe:
+    load_methods()
     if name not in RECIPES:
         raise KeyError(f"no method named {name!r}; registered: {sorted(RECIPES)}")
     return RECIPES[name]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +25,84 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from evals import linear_probe, linear_regression_probe, mlp_regression_probe
-from jepa.common.errors import DataError
+from jepa.common.errors import ConfigError, DataError
 from jepa.common.runtime import select_device
-from jepa.data.images import pixel_normalisation
+from jepa.config.checks import check_choice, check_positive
+from jepa.data.images import IMAGE_DATASETS, pixel_normalisation
 from jepa.data.loader import BatchContext
 from jepa.data.trajectories import TrajectoryDataset
 from jepa.data.views import VIEW_PARAMS, MultiViewCollator, ViewMaker, ViewSpec, relative_actions, varying_params
-from jepa.methods.seq_jepa import SeqJEPA
+from jepa.methods.seq_jepa import RELATIVE_ROTATIONS, SeqJEPA
+from jepa.models import MODEL_SIZES
+from jepa.recipes.checks import check_encoder, check_objective, check_patches_tile_images, check_views
 from jepa.recipes.parts import build_dataset, build_encoder, build_regularizer, input_size, view_strengths
 from jepa.recipes.probing import report_probes
 from jepa.recipes.registry import Recipe, register
 from jepa.recipes.world_model.data import data_dims, split_by_shard, to_model_steps, window_dataset
 from jepa.train.engine import TrainingSetup, to_device
 from jepa.train.plots import pyplot
+
+
+@dataclass
+class SeqJEPAConfig:
+    """seq-JEPA: a transformer aggregates the encodings of ``views_per_sequence`` views, each with the relative
+    action leading on to the next view, and predicts the EMA encoder's embedding of one more view (loss
+    1 - cosine). Views are augmented crops of one image (``data.name`` an image dataset with classes, augmented as
+    ``views``; the action is the difference of their parameters) or consecutive observations of a ``jepa collect``
+    episode (``data.name=trajectories``; the action is the agent's)."""
+
+    name: str = "seq_jepa"
+    views_per_sequence: int = 4  # M observed views; the M+1-th is the one predicted
+    action_conditioning: bool = True  # false: the paper's ablation, no action in the tokens or the predictor
+    action_embed_dim: int = 32  # width of the action embedding beside each view's encoding
+    aggregator_depth: int = 3
+    aggregator_heads: int = 4  # they divide the token width: encoder width (+ action_embed_dim when conditioned)
+    predictor_hidden: int = 512
+    # standardise the target embedding per feature over the batch: the centring a ResNet's batch norm gives the
+    # authors' encoder; mean-pooled LayerNorm ViT embeddings of similar images point nearly the same way without it
+    standardise_target: bool = True
+    # standardise each view's encoding per feature over the batch before the aggregator, as the actions are: the
+    # encodings of different views are nearly one vector, and unstandardised the actions drown them
+    normalise_encodings: bool = True
+    crop_scale: list[float] = field(default_factory=lambda: [0.3, 1.0])  # views: the crop's share of the image area
+    # views: the change of rotation in an action, as the difference of the angles / 180 degrees, or as cos_sin, the
+    # cosine and sine of the angle between the views, which do not wrap when views.rotation > 90 degrees lets two
+    # views lie more than half a turn apart
+    relative_rotation: str = "difference"
+    frameskip: int = 1  # trajectories: env steps between consecutive views (their actions concatenated)
+    probe_sequences: int = 2000  # images or windows per split that the probes fit and score
+
+
+def check(cfg: DictConfig) -> None:
+    """The encoder, the aggregator's heads against its token width, and views or episodes as the data gives."""
+    m = cfg.method
+    check_objective(cfg)
+    check_encoder(cfg)
+    check_choice("data.name", cfg.data.name, IMAGE_DATASETS)  # trajectories: episodes; the others: views of images
+    check_positive(cfg, "method.action_embed_dim", "method.aggregator_depth")
+    check_positive(cfg, "method.aggregator_heads", "method.predictor_hidden", "method.frameskip")
+    check_positive(cfg, "method.probe_sequences")
+    if m.views_per_sequence < 2:
+        raise ConfigError(
+            f"method.views_per_sequence={m.views_per_sequence} must be >= 2: the probes read two views or more"
+        )
+    check_patches_tile_images(cfg)
+    width = cfg.model.embed_dim or MODEL_SIZES[cfg.model.name].embed_dim
+    tokens = width + m.action_embed_dim if m.action_conditioning else width
+    if tokens % m.aggregator_heads:
+        raise ConfigError(
+            f"method.aggregator_heads={m.aggregator_heads} does not divide the aggregator's token width {tokens} "
+            "(the encoder's width, plus method.action_embed_dim with action conditioning)"
+        )
+    if cfg.data.name != "trajectories":
+        check_views(cfg, "method.crop_scale")
+    check_choice("method.relative_rotation", m.relative_rotation, RELATIVE_ROTATIONS)
+    if m.relative_rotation == "cos_sin" and (cfg.data.name == "trajectories" or cfg.views.rotation <= 0):
+        raise ConfigError(  # only views rotated by views.rotation have a change of rotation to encode
+            "method.relative_rotation=cos_sin needs views of images rotated by views.rotation > 0 degrees, got "
+            f"data.name={cfg.data.name}, views.rotation={cfg.views.rotation}"
+        )
+
 
 TRAJECTORIES = "trajectories"  # the one data.name whose sequences are episodes; every other is views of images
 ROTATION = VIEW_PARAMS.index("rotation")
@@ -394,4 +460,4 @@ def evaluate(cfg: DictConfig, method: SeqJEPA, facts: dict) -> dict:
     return results
 
 
-register("seq_jepa", Recipe(build=build, rebuild=build_method, evaluate=evaluate))
+register(Recipe(SeqJEPAConfig, ("model", "regularizer", "views"), check, build, build_method, evaluate))

@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
 from evals import format_table, write_eval
+from jepa.common.errors import ConfigError
 from jepa.common.runtime import select_device
+from jepa.config.checks import check_choice, check_positive
 from jepa.data.trajectories import sample_frames, shard_split
 from jepa.methods import WorldModel
 from jepa.models import ActionConditionedPredictor, ConvEncoder
+from jepa.recipes.checks import check_objective
 from jepa.recipes.parts import build_regularizer
 from jepa.recipes.registry import Recipe, register
 from jepa.recipes.world_model.data import (
@@ -30,6 +34,58 @@ from jepa.recipes.world_model.frozen import build_pooled_encoder, load_pretraine
 from jepa.recipes.world_model.probe import position_probe
 from jepa.train.engine import TrainingSetup
 from jepa.train.plots import plot_run
+
+
+@dataclass
+class WorldModelConfig:
+    """An action-conditioned world model on the windows of a ``jepa collect`` directory (``data.root``)."""
+
+    name: str = "world_model"
+    frameskip: int = 5  # env steps per model step
+    window: int = 9  # model steps per training window (observations)
+    rollout_steps: int = 8  # autoregressive steps in the rollout loss, <= window - 1: as far as plans look
+    encoder: str = ""  # a `jepa train` run directory: its frozen encoder; empty = a ConvEncoder trained jointly
+    encoder_pool: int = 2  # frozen encoder: patch tokens average-pooled to an encoder_pool x encoder_pool grid
+    encoder_init: str = "pretrained"  # frozen encoder: pretrained | random (its architecture, random weights)
+    encoder_standardise: bool = True  # frozen encoder: each latent entry to unit spread over the training frames
+    encoder_components: int = 0  # frozen encoder: > 0 projects the pooled grid on this many principal components
+    latent_dim: int = 16  # ConvEncoder; 2 makes it a position detector for one agent (docs/control.md)
+    encoder_hidden: int = 128  # ConvEncoder: MLP width from its features to the latent; 0 = an affine map
+    predictor_dim: int = 128
+    predictor_depth: int = 3
+    predictor_heads: int = 4
+    proprio: bool = False  # give the predictor the true state as a proprio token
+    smooth_weight: float = 0.0  # jointly trained encoder: weight of the consecutive latents' squared change (PLDM)
+    probe_frames: int = 4000  # frames per split for the held-out position probe
+
+
+def check(cfg: DictConfig) -> None:
+    """Trajectories as data, a rollout inside the window, and a jointly trained encoder kept from collapse."""
+    m = cfg.method
+    check_objective(cfg)
+    check_positive(cfg, "method.frameskip", "method.latent_dim", "method.encoder_pool", "method.probe_frames")
+    check_positive(cfg, "method.predictor_dim", "method.predictor_depth", "method.predictor_heads")
+    if cfg.data.name != "trajectories":
+        raise ConfigError(
+            f"data.name={cfg.data.name}: a world model trains on a `jepa collect` directory; "
+            "set data=trajectories data.root=<that directory>"
+        )
+    check_choice("method.encoder_init", m.encoder_init, ("pretrained", "random"))
+    if m.encoder_hidden < 0:
+        raise ConfigError(f"method.encoder_hidden={m.encoder_hidden} must be >= 0 (0 = affine)")
+    if m.encoder_components < 0:
+        raise ConfigError(f"method.encoder_components={m.encoder_components} must be >= 0 (0 = keep the tokens)")
+    if m.window < 2:
+        raise ConfigError(f"method.window={m.window} must be >= 2 (one step to predict)")
+    if m.smooth_weight < 0:
+        raise ConfigError(f"method.smooth_weight={m.smooth_weight} must be >= 0")
+    if not 0 <= m.rollout_steps < m.window:
+        raise ConfigError(f"method.rollout_steps={m.rollout_steps} must lie in [0, method.window - 1 = {m.window - 1}]")
+    if m.predictor_dim % (2 * m.predictor_heads):
+        raise ConfigError(f"method.predictor_dim={m.predictor_dim} must be a multiple of 2 * method.predictor_heads")
+    if not m.encoder and cfg.regularizer.name == "none":
+        raise ConfigError("regularizer.name=none: a jointly trained world-model encoder collapses; use sigreg or vcr")
+
 
 log = logging.getLogger(__name__)
 
@@ -136,4 +192,4 @@ def evaluate(cfg: DictConfig, model: WorldModel, facts: dict) -> dict:
     return results
 
 
-register("world_model", Recipe(build=build, rebuild=build_world_model, evaluate=evaluate))
+register(Recipe(WorldModelConfig, ("regularizer",), check, build, build_world_model, evaluate))
