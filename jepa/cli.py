@@ -50,6 +50,7 @@ class Command:
     check: str | None = None
     output: str | None = None  # the key naming the directory it writes, which each job of a sweep gets its own of
     default_output: str | None = None  # the ``module:function`` giving that directory when the key is left empty
+    extra: str | None = None  # the optional extra (control: gymnasium) it needs, named when missing
 
 
 COMMANDS = {
@@ -57,12 +58,13 @@ COMMANDS = {
     "eval": Command("eval", "jepa.commands.evaluate:evaluate"),
     "bench": Command("train", "jepa.bench.report:print_bench", "jepa.bench.step:check_bench"),
     "bench-video": Command("train", "jepa.bench.report:print_video_bench", "jepa.bench.video:check_video_config"),
-    "collect": Command("collect", "jepa.commands.collect:collect", output="out"),
+    "collect": Command("collect", "jepa.commands.collect:collect", output="out", extra="control"),
     "rollout": Command(
         "rollout",
         "jepa.commands.rollout:rollout",
         output="out",
         default_output="jepa.config.command_schema:rollout_out",
+        extra="control",
     ),
     "compare": Command("compare", "jepa.commands.compare:compare"),
     "export": Command("export", "jepa.commands.export:export"),
@@ -171,8 +173,8 @@ def _report(name: str, err: BaseException) -> int:
 
 def _help_with_meanings(hydra_help: str, command: str, args: list[str]) -> str:
     """Hydra's ``--help`` with each key's meaning (from the schema's comments) at the end of its line."""
+    from jepa.commands.describe import annotate, key_descriptions
     from jepa.config.compose import compose_config
-    from jepa.config.describe import annotate, key_descriptions
 
     head, marker, config_yaml = hydra_help.partition("Override anything in the config (foo.bar=value)\n")
     if not marker:
@@ -190,6 +192,7 @@ def run_command(name: str, args: list[str]) -> int:
     """Compose and check the config of command ``name`` from ``args`` (Hydra's command line), then run it. An
     error the user can act on is one line on stderr (:func:`_report`); ``JEPA_DEBUG=1`` shows its traceback."""
     from jepa.common.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, RunDirBusyError
+    from jepa.config.checks import check_installed
     from jepa.config.methods import load_methods
     from jepa.config.store import register_configs
     from jepa.config.validate import validate
@@ -208,6 +211,8 @@ def run_command(name: str, args: list[str]) -> int:
         try:
             try:
                 validate(command.config, cfg)
+                if command.extra:
+                    check_installed("gymnasium", command.extra, f"jepa {name}")
                 if command.check:
                     _function(command.check)(cfg)
             except _hydra_errors() as err:  # a value the schema's types refuse; later, a bug of ours

@@ -43,7 +43,7 @@ def test_compare_command_writes_the_png(tmp_path):
 
 def test_compare_needs_at_least_one_run():
     with pytest.raises(ConfigError, match="runs"):
-        load_config(["runs=[]"], command="compare")
+        compare(load_config(["runs=[]"], command="compare"))
 
 
 def test_compare_fails_naming_a_run_without_metrics(tmp_path, capsys):

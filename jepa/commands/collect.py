@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from envs import goal_observer, true_state  # importing envs registers the environments
 from envs.minari_export import export_minari
 from envs.policies import Policy, make_policy
+from jepa.commands.checks import check_collect
 from jepa.common.errors import ConfigError
 from jepa.data.trajectories import Episode, shard_name, write_meta, write_shard
 
@@ -101,6 +102,7 @@ def collect(cfg: DictConfig) -> Path:
     """Run ``cfg.policy`` until ``cfg.episodes`` episodes have ended; write them under ``cfg.out`` (which
     must be empty or new), and to Minari if ``cfg.minari`` names a dataset. Unfinished episodes at the end
     are dropped, so every stored episode is whole."""
+    check_collect(cfg)
     out = Path(cfg.out).expanduser()
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; collect into a new directory")

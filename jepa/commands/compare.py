@@ -9,6 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from evals import format_table, summarise_runs, write_eval
+from jepa.commands.checks import check_compare
 from jepa.common.errors import ConfigError
 from jepa.train.plots import plot_runs
 
@@ -36,9 +37,7 @@ def _over_trainings(runs: list[str], out: Path) -> None:
 
 
 def compare(cfg: DictConfig) -> None:
-    for run in cfg.runs:
-        if not (Path(run) / "metrics.jsonl").is_file():
-            raise ConfigError(f"runs: {run} has no metrics.jsonl (not a jepa train run directory)")
+    check_compare(cfg)
     print(f"wrote {plot_runs(cfg.runs, cfg.out)}")
     if len(cfg.runs) > 1:
         _over_trainings(list(cfg.runs), Path(cfg.out))

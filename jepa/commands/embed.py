@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from jepa.commands.checks import check_embed
 from jepa.commands.export import run_encoder
 from jepa.common.errors import ConfigError
 from jepa.common.runtime import select_device
@@ -21,6 +22,7 @@ def _encoder(cfg: DictConfig) -> PretrainedEncoder:
 
 
 def embed(cfg: DictConfig) -> Path:
+    check_embed(cfg)
     encoder = _encoder(cfg)
     if encoder.preprocessing is None:
         raise ConfigError(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
+from jepa.commands.checks import check_eval
 from jepa.recipes import get_recipe, load_run
 
 
 def evaluate(cfg: DictConfig) -> dict:
+    check_eval(cfg)
     if cfg.threads:  # as training does: more threads than free cores make every probe crawl
         torch.set_num_threads(cfg.threads)
     run_cfg, method, facts = load_run(cfg.run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from jepa.commands.checks import check_export
 from jepa.common.errors import ConfigError
 from jepa.data.inputs import Preprocessing
 from jepa.models import VisionTransformer, save_encoder
@@ -22,6 +23,7 @@ def run_encoder(run: str) -> tuple[VisionTransformer, Preprocessing | None]:
 
 
 def export(cfg: DictConfig) -> str:
+    check_export(cfg)
     encoder, preprocessing = run_encoder(cfg.run)
     path = save_encoder(encoder, cfg.out, preprocessing)
     print(f"wrote {path}: the encoder of {cfg.run}, {encoder.architecture}")

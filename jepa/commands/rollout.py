@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from envs import goal_observer  # importing envs registers the environments
 from envs.experts import RandomAgent, make_expert
 from jepa.agents import MPCAgent, run_episodes
+from jepa.commands.checks import check_rollout
 from jepa.common.errors import ConfigError
 from jepa.config.command_schema import rollout_out
 from jepa.planning import PLANNERS, LatentGraph, Planner
@@ -123,6 +124,7 @@ def _trained(run: str, run_cfg: DictConfig) -> dict:
 
 
 def rollout(cfg: DictConfig) -> dict:
+    check_rollout(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.agent.name == "mpc":
