@@ -1,6 +1,6 @@
 """The ``jepa`` command: ``jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [-m]``.
 
-Every command is a Hydra application composed from ``jepa/configs/<file>.yaml`` against a typed schema, so all share
+Every command is a Hydra application composed from ``configs/<file>.yaml`` (installed as ``jepa.configs``) against a typed schema, so all share
 Hydra's command line: ``--help`` lists the config groups and every key with its default, ``--cfg job`` prints
 the resolved config and exits, ``--config-dir DIR`` adds a directory of the user's own configs (e.g.
 ``experiment=mine`` from ``DIR/experiment/mine.yaml``), and ``-m key=a,b`` runs a sweep, one job after another.
@@ -42,7 +42,7 @@ USAGE = """usage: jepa <command> [key=value ...] [group=option ...] [--help] [--
 
 @dataclass(frozen=True)
 class Command:
-    """A command's config (``jepa/configs/<config>.yaml`` and its schema), the ``module:function`` that does its
+    """A command's config (``configs/<config>.yaml`` and its schema), the ``module:function`` that does its
     work, and the one, if any, that checks what the config cannot before any work; imported only when run."""
 
     config: str

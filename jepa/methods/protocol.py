@@ -26,3 +26,8 @@ class Method(Protocol):
     encoder: nn.Module
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]: ...
+
+
+def probed_encoder(method: nn.Module) -> nn.Module:
+    """The encoder that probes and exports read: ``eval_encoder()`` where the method has one, else ``encoder``."""
+    return method.eval_encoder() if hasattr(method, "eval_encoder") else method.encoder

@@ -13,6 +13,7 @@ from evals import RawPatches, evaluate_over_seeds, format_table, summarise_seeds
 from evals.report import PROBES, EncoderOrFactory
 from jepa.common.runtime import select_device
 from jepa.data.audio import AUDIO_DATASETS
+from jepa.methods.protocol import probed_encoder
 from jepa.recipes.parts import build_dataset, build_encoder, clip_frames, input_size
 from jepa.train.plots import plot_run
 
@@ -56,7 +57,7 @@ def evaluate_encoder(cfg: DictConfig, method: nn.Module, facts: dict | None = No
     main = getattr(train_set, "main_label", None)
     attentive = [main, *(name for name in DYNAMICS_LABELS if name in labels)] if token_probes else []
     per_seed = evaluate_over_seeds(
-        _encoders(cfg, method.eval_encoder().to(device), token_probes, device),
+        _encoders(cfg, probed_encoder(method).to(device), token_probes, device),
         train_set,
         val_set,
         seeds=range(cfg.train.seed, cfg.train.seed + cfg.eval.seeds),
