@@ -1,9 +1,9 @@
 """The ``jepa`` command: ``jepa <command> [key=value ...] [group=option ...] [--help] [--cfg job] [-m]``.
 
-Every command is a Hydra application composed from ``configs/<file>.yaml`` (installed as ``jepa.configs``) against a typed schema, so all share
-Hydra's command line: ``--help`` lists the config groups and every key with its default, ``--cfg job`` prints
-the resolved config and exits, ``--config-dir DIR`` adds a directory of the user's own configs (e.g.
-``experiment=mine`` from ``DIR/experiment/mine.yaml``), and ``-m key=a,b`` runs a sweep, one job after another.
+Every command is a Hydra application composed from ``configs/<file>.yaml`` (installed as ``jepa.configs``) against a
+typed schema, so all share Hydra's command line: ``--help`` lists the config groups and every key with its default,
+``--cfg job`` prints the resolved config and exits, ``--config-dir DIR`` adds a directory of the user's own configs
+(e.g. ``experiment=mine`` from ``DIR/experiment/mine.yaml``), and ``-m key=a,b`` runs a sweep, one job after another.
 A bad key or value exits with status 2, naming it, before any work; bad input (a checkpoint, the data) exits 2 and
 what the machine refuses (a full disk, a read-only directory) 1, each as one line (``JEPA_DEBUG=1``: the traceback).
 """

@@ -164,7 +164,7 @@ def test_a_users_configs_folder_cannot_shadow_the_presets(tmp_path):
     """The presets live in the top-level configs/ folder but are installed as jepa.configs: even python -m, which
     puts the working directory first, reads ours beside a user's configs/ folder with experiment/ijepa_shapes.yaml."""
     (tmp_path / "configs" / "experiment").mkdir(parents=True)
-    (tmp_path / "configs" / "__init__.py").write_text("raise ImportError('the user\'s own configs')\n")
+    (tmp_path / "configs" / "__init__.py").write_text("raise ImportError('the user's own configs')\n")
     (tmp_path / "configs" / "experiment" / "ijepa_shapes.yaml").write_text("name: the_users\n")
     done = _jepa("train", "experiment=ijepa_shapes", "--cfg", "job", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -15,8 +15,9 @@ from jepa.config.validate import validate
 def compose_config(
     overrides: Sequence[str] = (), command: str = "train", config_dir: str | Path | None = None
 ) -> DictConfig:
-    """``configs/<command>.yaml``, installed as ``jepa.configs`` composed with Hydra ``overrides`` (and a user's ``config_dir`` on the search
-    path, e.g. for ``experiment=mine``), unchecked. Raises Hydra's errors for unknown keys or types."""
+    """``configs/<command>.yaml`` (installed as ``jepa.configs``) composed with Hydra ``overrides`` (and a user's
+    ``config_dir`` on the search path, e.g. for ``experiment=mine``), unchecked. Raises Hydra's errors for unknown keys
+    or types."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 

@@ -1,8 +1,8 @@
 """The typed schemas and the options of every config group, registered with Hydra's ConfigStore.
 
-Each command's YAML file (``configs/<command>.yaml``, installed as ``jepa.configs``) names its schema first in its defaults list, then picks a
-default option per group; ``group=option`` on the command line, or in an experiment file, swaps one in. Options
-are typed nodes, so a key that an option does not declare is an error naming it.
+Each command's YAML file (``configs/<command>.yaml``, installed as ``jepa.configs``) names its schema first in its
+defaults list, then picks a default option per group; ``group=option`` on the command line, or in an experiment file,
+swaps one in. Options are typed nodes, so a key that an option does not declare is an error naming it.
 """
 
 from __future__ import annotations
