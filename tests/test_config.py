@@ -1,9 +1,11 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hydra.errors import HydraException
 
+from jepa.cli import main
 from jepa.common.errors import ConfigError
 from jepa.config import load_config
 
@@ -104,3 +106,28 @@ def test_bench_video_refuses_an_unknown_backend_before_any_work():
     cfg = load_config(["experiment=vjepa_moving_shapes", "bench.video_backends=[opencv]"])
     with pytest.raises(ConfigError, match="bench.video_backends"):
         check_video_config(cfg)
+
+
+PRESETS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_shipped_preset_composes_and_sets_only_what_its_method_reads(preset):
+    cfg = load_config([f"experiment={preset}"])
+    assert cfg.name == preset
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["experiment=act_two_rooms", "model.depth=4"], "model.depth"),  # the policy's encoder is method.depth
+        (["experiment=wm_two_rooms", "mask.num_targets=2"], "mask.num_targets"),
+        (["experiment=seq_jepa_shapes", "mask=multiblock3d"], "mask.kind"),
+        (["experiment=ijepa_shapes", "views.flip_p=0.1"], "views.flip_p"),
+    ],
+)
+def test_a_key_in_a_section_the_method_does_not_read_is_refused_naming_it(overrides, key, capsys):
+    with pytest.raises(ConfigError, match=rf"{key}=.*does not read"):
+        load_config(overrides)
+    assert main(["train", *overrides]) == 2
+    assert key in capsys.readouterr().err
