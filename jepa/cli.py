@@ -130,7 +130,7 @@ def _first_lines(text: str) -> list[str]:
 def _one_line(err: BaseException, command: str) -> str:
     """An error's message on one line, with what caused it. Hydra's for an unknown key says which key and the
     nearest declared one instead of its advice to add the key with ``+`` (which the checks refuse too)."""
-    from jepa.config.validate import nearest_key
+    from jepa.config.validate import nearest_key, options_with_key
 
     text = " ".join(_first_lines(str(err)))
     details = f"{err}\n{err.__cause__ or ''}"
@@ -139,9 +139,9 @@ def _one_line(err: BaseException, command: str) -> str:
         key = unknown.group(1)
         near = nearest_key(key, command)
         where = re.match(r"In '([^']+)'", text)  # a config file, e.g. the user's experiment/mine
-        return f"{key}{f' (in {where.group(1)})' if where else ''} is not a key of this command's config" + (
-            f"; did you mean {near}?" if near else ""
-        )
+        owners = options_with_key(key)
+        hint = f"; it belongs to {owners}" if owners else f"; did you mean {near}?" if near else ""
+        return f"{key}{f' (in {where.group(1)})' if where else ''} is not a key of this command's config{hint}"
     options = re.match(r"(In '[^']+': )?Could not find '([^']+)' Available options in '[^']+': (.*)", text)
     if options:
         return f"no option {options.group(2)}; the options: {', '.join(options.group(3).split())}"

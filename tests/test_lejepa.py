@@ -109,13 +109,13 @@ def test_resume_after_sigkill_replays_the_same_views(lejepa_overrides, killed_an
         ("method.local_size=18", "method.local_size"),
         ("method.local_scale=[0.5,0.2]", "method.local_scale"),
         ("views.grayscale_p=1.5", "views.grayscale_p"),
-        ("data.name=moving_shapes", "model.patch_embed"),  # the conv stem is for images
+        ("data=moving_shapes data.name=moving_shapes", "model.patch_embed"),  # the conv stem is for images
         ("regularizer.sigreg_weight=2", "regularizer.sigreg_weight"),
     ],
 )
 def test_bad_lejepa_configs_name_their_key(lejepa_overrides, override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        load_config([*lejepa_overrides, override])
+        load_config([*lejepa_overrides, *override.split()])
 
 
 def test_on_sounds_the_views_are_time_crops_across_every_mel_bin(tmp_path_factory, tmp_path):

@@ -185,7 +185,7 @@ def test_the_future_state_probe_reads_dynamics_that_the_tokens_hold():
     "overrides, key",
     [
         (["experiment=bc_two_rooms", "method.chunk=4"], "method.chunk"),
-        (["experiment=act_two_rooms", "data=shapes"], "data.name"),
+        (["experiment=act_two_rooms", "data.name=shapes"], "data.name"),
         (["experiment=act_two_rooms", "method.execute=9"], "method.execute"),
         (["experiment=act_jepa_two_rooms", "method.latent_target=pixels"], "method.latent_target"),
         (["experiment=act_two_rooms", "method.patch_size=12"], "method.patch_size"),

@@ -232,14 +232,15 @@ def test_a_wrong_type_or_unknown_collect_key_fails_naming_it(override):
         (["env.id=NoSuchEnv-v0"], "env.id"),
     ],
 )
-def test_a_bad_collect_value_fails_naming_the_key(overrides, key):
+def test_a_bad_collect_value_fails_naming_the_key(overrides, key, tmp_path):
     with pytest.raises(ConfigError, match=key):
-        _collect_config(*overrides)
+        collect(_collect_config(*overrides, f"out={tmp_path / 'out'}"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_collect_refuses_a_used_directory_and_state_observations(two_rooms_dir):
     with pytest.raises(ConfigError, match="is not empty"):
-        _two_rooms(two_rooms_dir)
+        collect(_two_rooms(two_rooms_dir))
     state_based = two_rooms_dir.parent / "state_based"
     with pytest.raises(ValueError, match="not RGB frames"):
         collect(_collect_config("env.id=Pendulum-v1", "num_envs=1", f"out={state_based}"))

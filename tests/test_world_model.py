@@ -276,7 +276,8 @@ def test_rollout_runs_mpc_in_the_env_the_data_came_from_and_writes_its_report(tr
         (["train", "experiment=wm_two_rooms", "regularizer=vicreg"], "regularizer"),
         (["train", "experiment=wm_two_rooms", "regularizer=none"], "regularizer.name=none"),
         (["train", "experiment=wm_two_rooms", "method.encoder_hidden=-1"], "method.encoder_hidden"),
-        (["train", "experiment=wm_two_rooms", "data=shapes"], "data.name"),
+        (["train", "experiment=wm_two_rooms", "data=shapes"], "data.val_shards"),  # a key of trajectories only
+        (["train", "experiment=wm_two_rooms", "data.name=shapes"], "data.name"),
         (["rollout", "run=x", "planner=random"], "planner"),
         (["rollout", "run=x", "planner.execute=11"], "planner.execute"),
         (["rollout", "run=x", "planner.lookahead=0"], "planner.lookahead"),

@@ -23,8 +23,11 @@ def check_positive(cfg: DictConfig, *keys: str) -> None:
 
 
 def check_pairs(cfg: DictConfig, *keys: str) -> None:
+    """Each key a [low, high] pair; keys the composed options do not have (mask.stripe_scale of a multiblock
+    mask) are skipped."""
     for key in keys:
-        if len(OmegaConf.select(cfg, key)) != 2:
+        value = OmegaConf.select(cfg, key)
+        if value is not None and len(value) != 2:
             raise ConfigError(f"{key} must be a pair [low, high]")
 
 

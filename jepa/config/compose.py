@@ -41,13 +41,24 @@ def load_config(
 
 
 def saved_config(saved: dict) -> DictConfig:
-    """A run's saved (resolved) ``jepa train`` config as a typed config again, its method section typed by the
-    method's schema; runs saved before methods had a section are masked-JEPA runs."""
+    """A run's saved (resolved) ``jepa train`` config as a typed config again: its method, data and mask sections
+    typed by their options' schemas. Keys a section's schema no longer has (those of other options, which runs
+    saved before each option had its own schema carry) are dropped; runs saved before methods had a section are
+    masked-JEPA runs."""
     from omegaconf import OmegaConf
 
-    from jepa.config.schema import Config
+    from jepa.config.schema import DATA_OPTIONS, MASK_OPTIONS, Config
 
-    method = (saved.get("method") or {}).get("name", "masked_jepa")
+    saved = dict(saved)
+    saved.setdefault("method", {"name": "masked_jepa"})
     cfg = OmegaConf.structured(Config)
-    cfg.method = OmegaConf.structured(load_methods()[method].schema)
+    schemas = {
+        "method": load_methods()[saved["method"]["name"]].schema,
+        "data": DATA_OPTIONS[saved.get("data", {}).get("name", "shapes")],
+        "mask": MASK_OPTIONS[saved.get("mask", {}).get("kind", "multiblock")],
+    }
+    for section, schema in schemas.items():
+        cfg[section] = OmegaConf.structured(schema)
+        if section in saved:
+            saved[section] = {k: v for k, v in saved[section].items() if k in cfg[section]}
     return OmegaConf.merge(cfg, saved)

@@ -56,10 +56,14 @@ def check_reads(cfg: DictConfig) -> None:
     change nothing (``model.depth`` for ACT, whose encoder is ``method.depth``)."""
     name = cfg.method.name
     read = ALWAYS_READ | METHODS[name].reads
+    defaults = OmegaConf.structured(OmegaConf.get_type(cfg))
     for section in cfg.keys():
         if section in read or not isinstance(cfg[section], DictConfig):
             continue
-        default = OmegaConf.structured(OmegaConf.get_type(cfg[section]))
+        # the option's defaults, under those of the section's schema: choosing another option (mask=multiblock3d)
+        # changes the key that names it
+        default = OmegaConf.to_container(OmegaConf.structured(OmegaConf.get_type(cfg[section])))
+        default |= OmegaConf.to_container(defaults[section])
         for key in cfg[section].keys():
             if cfg[section][key] != default[key]:
                 reads = ", ".join(sorted(read - {"name", "run_dir"}))

@@ -32,19 +32,37 @@ class ModelConfig:
 
 @dataclass
 class MaskConfig:
+    """What every mask generator reads; each ``mask=<kind>`` option adds its own keys."""
+
     kind: str = "multiblock"  # multiblock (2D, I-JEPA) | multiblock3d (video, V-JEPA) | time_frequency (audio, A-JEPA)
-    num_targets: int = 4  # multiblock
-    target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])  # multiblock
-    target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])  # both: block aspect h/w
-    context_scale: list[float] = field(default_factory=lambda: [0.85, 1.0])  # multiblock
-    min_keep: int = 4  # both: context tokens every sample keeps
-    allow_overlap: bool = False  # multiblock
-    # multiblock3d: one entry per mask generator (default: V-JEPA's short-range and long-range)
+    target_aspect: list[float] = field(default_factory=lambda: [0.75, 1.5])  # block aspect h/w
+    min_keep: int = 4  # context tokens every sample keeps
+
+
+@dataclass
+class MultiBlockMaskConfig(MaskConfig):
+    num_targets: int = 4
+    target_scale: list[float] = field(default_factory=lambda: [0.15, 0.2])
+    context_scale: list[float] = field(default_factory=lambda: [0.85, 1.0])
+    allow_overlap: bool = False
+
+
+@dataclass
+class MultiBlock3DMaskConfig(MaskConfig):
+    """One entry per mask generator (default: V-JEPA's short-range and long-range)."""
+
+    kind: str = "multiblock3d"
     num_blocks: list[int] = field(default_factory=lambda: [8, 2])
     spatial_scale: list[float] = field(default_factory=lambda: [0.15, 0.7])  # share of H' x W' per block
     temporal_scale: list[float] = field(default_factory=lambda: [1.0, 1.0])  # share of T' per block
-    # time_frequency: with a probability rising with the step, stripes (time spans across all mel bands, or mel
-    # bands across all time) as targets; otherwise the multiblock targets above
+
+
+@dataclass
+class TimeFrequencyMaskConfig(MultiBlockMaskConfig):
+    """With a probability rising with the step, stripes (time spans across all mel bands, or mel bands across all
+    time) as targets; otherwise the multiblock targets."""
+
+    kind: str = "time_frequency"
     stripe_targets: int = 3
     stripe_scale: list[float] = field(default_factory=lambda: [0.05, 0.075])  # share of the grid per stripe
     curriculum_start: float = 0.01  # probability of stripes at step 0 (c0); rises as a root to 1 at train.steps
@@ -52,24 +70,60 @@ class MaskConfig:
 
 @dataclass
 class DataConfig:
+    """What every dataset reads; each ``data=<name>`` option adds its modality's keys."""
+
     # images: shapes | folder | digits | trajectories; video: moving_shapes | video_folder;
     # audio: sounds | spoken_digits (needs espeak-ng) | audio_folder
     name: str = "shapes"
     # where generated data is written, or the user's image/video/audio folder or index, or a `jepa collect` directory
     root: str = "~/.cache/jepa/data"
-    image_size: int = 64  # side of the square images, or of the video frames
     num_train: int = 4000  # shapes, moving_shapes, sounds, spoken_digits: samples generated; trajectories: frames drawn
     num_val: int = 1000
-    val_shards: int = 1  # trajectories: the last val_shards shards (whole episodes) are the val split
-    frames_per_clip: int = 8  # video: frames per clip (the encoder's number of frames)
-    frame_step: int = 1  # video: take every frame_step-th frame
-    video_frames: int = 16  # moving_shapes: length of each generated video
-    video_backend: str = "decord"  # video: decord | torchcodec
-    clip_frames: int = 128  # audio: log-mel frames per clip, one per 10 ms (128 = 1.3 s); a multiple of patch_size
-    random_crop: bool = False  # audio: train on clips cut at random places (replayed on resume); probes take the centre
     seed: int = 0  # generation seed of the synthetic data (independent of train.seed)
     batch_size: int = 64  # global batch, split over ranks
     num_workers: int = 1
+
+
+@dataclass
+class ImageDataConfig(DataConfig):
+    image_size: int = 64  # side of the square images, or of the video frames
+
+
+@dataclass
+class TrajectoryDataConfig(ImageDataConfig):
+    name: str = "trajectories"
+    val_shards: int = 1  # the last val_shards shards (whole episodes) are the val split
+
+
+@dataclass
+class VideoDataConfig(ImageDataConfig):
+    name: str = "moving_shapes"
+    frames_per_clip: int = 8  # frames per clip (the encoder's number of frames)
+    frame_step: int = 1  # take every frame_step-th frame
+    video_frames: int = 16  # moving_shapes: length of each generated video
+    video_backend: str = "decord"  # decord | torchcodec
+
+
+@dataclass
+class AudioDataConfig(DataConfig):
+    name: str = "sounds"
+    clip_frames: int = 128  # log-mel frames per clip, one per 10 ms (128 = 1.3 s); a multiple of patch_size
+    random_crop: bool = False  # train on clips cut at random places (replayed on resume); probes take the centre
+
+
+# each option of a group -> its schema: data=<name> and mask=<kind> pick one, and data.name or mask.kind must agree
+DATA_OPTIONS = {name: ImageDataConfig for name in ("shapes", "folder", "digits")}
+DATA_OPTIONS |= {
+    "trajectories": TrajectoryDataConfig,
+    "moving_shapes": VideoDataConfig,
+    "video_folder": VideoDataConfig,
+}
+DATA_OPTIONS |= {name: AudioDataConfig for name in ("sounds", "spoken_digits", "audio_folder")}
+MASK_OPTIONS = {
+    "multiblock": MultiBlockMaskConfig,
+    "multiblock3d": MultiBlock3DMaskConfig,
+    "time_frequency": TimeFrequencyMaskConfig,
+}
 
 
 @dataclass
@@ -168,8 +222,8 @@ class Config:
     run_dir: str = "runs/${name}"
     method: Any = MISSING  # a registered method's section (jepa.config.methods), chosen with method=<name>
     model: ModelConfig = field(default_factory=ModelConfig)
-    mask: MaskConfig = field(default_factory=MaskConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)  # mask=<kind>: one of MASK_OPTIONS
+    data: DataConfig = field(default_factory=DataConfig)  # data=<name>: one of DATA_OPTIONS
     optim: OptimConfig = field(default_factory=OptimConfig)
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)

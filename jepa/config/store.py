@@ -12,10 +12,7 @@ from hydra.core.config_store import ConfigStore
 from jepa.config import command_schema as c
 from jepa.config import schema as s
 
-DATA = ("shapes", "folder", "digits", "trajectories", "moving_shapes", "video_folder", "sounds", "spoken_digits")
-DATA = (*DATA, "audio_folder")
 MODELS = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant")
-MASKS = ("multiblock", "multiblock3d", "time_frequency")
 REGULARIZERS = ("none", "vcr", "sigreg")
 ENVS = {
     "two_rooms": "jepa/TwoRooms-v0",
@@ -43,12 +40,12 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     for command, schema in SCHEMAS.items():
         store.store(name=f"{command}_schema", node=schema)
-    for name in DATA:
-        store.store(group="data", name=name, node=s.DataConfig(name=name))
+    for name, schema in s.DATA_OPTIONS.items():
+        store.store(group="data", name=name, node=schema(name=name))
     for name in MODELS:
         store.store(group="model", name=name, node=s.ModelConfig(name=name))
-    for kind in MASKS:
-        store.store(group="mask", name=kind, node=s.MaskConfig(kind=kind))
+    for kind, schema in s.MASK_OPTIONS.items():
+        store.store(group="mask", name=kind, node=schema())
     for name in REGULARIZERS:
         store.store(group="regularizer", name=name, node=s.RegularizerConfig(name=name))
     for name, env_id in ENVS.items():

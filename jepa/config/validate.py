@@ -16,12 +16,18 @@ from omegaconf import DictConfig, OmegaConf
 from jepa.common.errors import ConfigError
 from jepa.config.checks import check_choice, check_pairs, check_positive, check_threads
 from jepa.config.methods import METHODS, check_reads
+from jepa.config.schema import DATA_OPTIONS, MASK_OPTIONS
 
 
 def validate_train(cfg: DictConfig) -> None:
     """The sections every method shares, no value in a section the method does not read, then the method's own
     checks."""
     check_choice("method", cfg.method.name, METHODS)
+    for section, key, options in (("data", "name", DATA_OPTIONS), ("mask", "kind", MASK_OPTIONS)):
+        value = cfg[section][key]
+        check_choice(f"{section}.{key}", value, options)
+        if OmegaConf.get_type(cfg[section]) is not options[value]:  # e.g. data.name=sounds over the keys of images
+            raise ConfigError(f"{section}.{key}={value} needs its own keys: pick it with {section}={value}")
     check_reads(cfg)
     check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
     check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
@@ -64,7 +70,20 @@ def nearest_key(key: str, command: str) -> str | None:
     declared = [path for path, _ in _keys(OmegaConf.structured(SCHEMAS[command]))]
     if command == "train":
         declared += [f"method.{f.name}" for m in load_methods().values() for f in dataclasses.fields(m.schema)]
+        options = {"data": DATA_OPTIONS, "mask": MASK_OPTIONS}
+        declared += [
+            f"{g}.{f.name}" for g, o in options.items() for s in set(o.values()) for f in dataclasses.fields(s)
+        ]
     return _nearest(key, declared)
+
+
+def options_with_key(key: str) -> str | None:
+    """``data=a|b`` for a data or mask key that only some options declare (``data.clip_frames``: the audio
+    datasets'), or None."""
+    section, _, name = key.partition(".")
+    options = {"data": DATA_OPTIONS, "mask": MASK_OPTIONS}.get(section, {})
+    having = [option for option, schema in options.items() if name in {f.name for f in dataclasses.fields(schema)}]
+    return f"{section}={'|'.join(having)}" if having else None
 
 
 def _nearest(key: str, declared: list[str]) -> str | None:

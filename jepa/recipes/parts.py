@@ -173,9 +173,7 @@ def build_dataset(cfg: DictConfig, split: str, run_dir: str | Path | None = None
             cfg.name, split, root, image_size=cfg.image_size, sampler=sampler, backend=cfg.video_backend, **extra
         )
     counts = {"num_train": cfg.num_train, "num_val": cfg.num_val, "seed": cfg.seed}
-    extra = {
-        "shapes": counts,
-        "digits": {"seed": cfg.seed},
-        "trajectories": counts | {"val_shards": cfg.val_shards},
-    }.get(cfg.name, {})
+    extra = {"shapes": counts, "digits": {"seed": cfg.seed}}.get(cfg.name, {})
+    if cfg.name == "trajectories":
+        extra = counts | {"val_shards": cfg.val_shards}
     return build_image_dataset(cfg.name, split, root, cfg.image_size, **extra)

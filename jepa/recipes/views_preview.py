@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from jepa.data.audio import AUDIO_DATASETS
 from jepa.data.images import pixel_normalisation
 from jepa.data.loader import BatchContext, Collate
+from jepa.recipes.parts import input_size
 from jepa.train.plots import pyplot
 
 VIEWS_FILE = "views.png"
@@ -38,7 +39,7 @@ def write_views(cfg: DictConfig, dataset, collate: Collate, run_dir: str | Path,
     batch = collate([dataset[i] for i in range(images)], BatchContext(0, cfg.train.seed, images, slice(0, images)))
     if "views" not in batch:
         return None
-    columns = _columns(batch["views"], cfg.data.image_size)
+    columns = _columns(batch["views"], input_size(cfg.data)[0])  # the image side, or a clip's time frames
     if cfg.data.name in AUDIO_DATASETS:
         pictures = [c[:, :1].transpose(-1, -2) for c in columns]  # mel bins up, time along
         lo, hi = min(float(p.min()) for p in pictures), max(float(p.max()) for p in pictures)
