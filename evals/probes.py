@@ -1,9 +1,8 @@
 """Probes on frozen features: linear classifier, weighted kNN, ridge regression and an MLP regressor.
 
-All probes take ``(N, D)`` feature tensors and are written in plain torch so
-they run anywhere the library runs. Hyper-parameters that matter for a fair
-comparison between encoders (weight decay, ridge strength) are selected on a
-held-out slice of the *training* features, never on the validation set.
+All probes take ``(N, D)`` feature tensors; the classifiers and the MLP are plain torch, the ridge fit and the R²
+are scikit-learn's. Hyper-parameters that matter for a fair comparison between encoders (weight decay, ridge
+strength) are selected on a held-out slice of the *training* features, never on the validation set.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from sklearn import linear_model, metrics
 from torch import nn
 
 WEIGHT_DECAYS = (1e-3, 1e-1, 1.0)
@@ -205,11 +205,10 @@ def _ridge_solver(x: torch.Tensor, t: torch.Tensor) -> Callable[[float], torch.T
 
 def r2_columns(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Coefficient of determination of each target column, (N, K) -> (K,) (constant targets score 1 if fit
-    exactly, else 0)."""
-    ss_res = ((target - pred) ** 2).sum(0)
-    ss_tot = ((target - target.mean(0)) ** 2).sum(0)
-    exact = (ss_res == 0).to(ss_res.dtype)
-    return torch.where(ss_tot > 0, 1 - ss_res / ss_tot.clamp_min(torch.finfo(ss_tot.dtype).tiny), exact)
+    exactly, else 0): scikit-learn's, in float64."""
+    target, pred = target.reshape(len(target), -1), pred.reshape(len(pred), -1)
+    r2 = metrics.r2_score(target.double().cpu().numpy(), pred.double().cpu().numpy(), multioutput="raw_values")
+    return torch.from_numpy(r2)
 
 
 def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -217,16 +216,10 @@ def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
     return r2_columns(pred, target).mean().item()
 
 
-def _fit_ridge(x: torch.Tensor, t: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ridge weights and unpenalised intercept for float64 ``x``/``t``."""
-    x_mean, t_mean = x.mean(0), t.mean(0)
-    solve = _ridge_solver(x - x_mean, t - t_mean)
-    weights = solve(ridge)
-    return weights, t_mean - x_mean @ weights
-
-
 def _select_ridge(x: torch.Tensor, t: torch.Tensor, seed: int) -> float:
-    """Pick the ridge with the best held-out R² from a grid scaled to the feature variance."""
+    """Pick the ridge with the best held-out R² from a grid scaled to the feature variance. One Gram matrix serves
+    the whole grid, where scikit-learn's Ridge would form it once per strength (its RidgeCV selects by
+    leave-one-out error instead, not on a held-out slice as every other probe here does)."""
     fit_idx, held_idx = _holdout_split(len(x), seed)
     x_fit, t_fit = x[fit_idx], t[fit_idx]
     x_mean, t_mean = x_fit.mean(0), t_fit.mean(0)
@@ -253,11 +246,9 @@ def linear_regression_probe(
 ) -> dict[str, float]:
     """Closed-form ridge regression R² on val (mean over targets), for continuous labels.
 
-    Targets may be ``(N,)`` or ``(N, K)``; the intercept is not penalised, so a
-    given ``ridge`` matches scikit-learn's ``Ridge(alpha=ridge)``. With
-    ``ridge=None`` the strength is chosen on a held-out 20% slice of train
-    from a grid scaled by the mean per-feature sum of squares. Computed in
-    float64 because the Gram matrix squares the condition number.
+    Targets may be ``(N,)`` or ``(N, K)``; the fit is scikit-learn's ``Ridge(alpha=ridge)`` (the intercept not
+    penalised). With ``ridge=None`` the strength is chosen on a held-out 20% slice of train from a grid scaled by
+    the mean per-feature sum of squares. Computed in float64 because the Gram matrix squares the condition number.
     """
     x = train_x.detach().double().cpu()
     t = train_t.detach().double().cpu().reshape(len(x), -1)
@@ -265,8 +256,8 @@ def linear_regression_probe(
     vt = val_t.detach().double().cpu().reshape(len(vx), -1)
     if ridge is None:
         ridge = _select_ridge(x, t, seed)
-    weights, bias = _fit_ridge(x, t, ridge)
-    return {"r2": r2_score(vx @ weights + bias, vt), "ridge": float(ridge)}
+    fitted = linear_model.Ridge(alpha=ridge).fit(x.numpy(), t.numpy())
+    return {"r2": r2_score(torch.from_numpy(fitted.predict(vx.numpy())), vt), "ridge": float(ridge)}
 
 
 @torch.no_grad()

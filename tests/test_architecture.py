@@ -295,3 +295,11 @@ def test_the_rules_catch_planted_violations(planted):
 def test_the_file_rules_catch_planted_violations(tmp_path, planted):
     assert loose_modules(tmp_path) == ["plots.py"]
     assert engine_names(tmp_path) == ["'obs'"]
+
+
+def test_configuration_imports_no_method_model_data_eval_or_env_to_validate(graph):
+    """Each method's checks come with its recipe and each command's with the command: the config layer checks
+    what it declares and knows no method, model, dataset, probe or environment."""
+    lower = ("jepa.methods", "jepa.models", "jepa.data", "evals", "envs")
+    violations = forbidden_imports(graph, ("jepa.config",), lower)
+    assert not violations, _report(violations)

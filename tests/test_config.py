@@ -131,3 +131,16 @@ def test_a_key_in_a_section_the_method_does_not_read_is_refused_naming_it(overri
         load_config(overrides)
     assert main(["train", *overrides]) == 2
     assert key in capsys.readouterr().err
+
+
+def test_the_group_options_are_the_registries_they_name():
+    import envs
+    from jepa.config import store
+    from jepa.losses import REGULARIZERS
+    from jepa.models import MODEL_SIZES
+    from jepa.planning import PLANNERS
+
+    assert set(store.MODELS) == set(MODEL_SIZES)
+    assert set(store.REGULARIZERS) == set(REGULARIZERS)
+    assert set(store.PLANNERS) == set(PLANNERS)
+    assert set(store.ENVS.values()) <= set(envs.ENV_IDS + envs.OPTIONAL_ENV_IDS)

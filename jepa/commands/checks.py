@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from jepa.common.errors import ConfigError
 from jepa.config.checks import check_choice, check_installed, check_positive, check_threads
+from jepa.config.store import AGENTS
 
 
 def check_trained_run(key: str, run: str) -> None:
@@ -63,7 +64,7 @@ def check_rollout(cfg: DictConfig) -> None:
     from jepa.planning import METRICS, PLANNERS, REDUCTIONS
 
     p = cfg.planner
-    check_choice("agent", cfg.agent.name, ("mpc", "policy", "expert", "random"))
+    check_choice("agent", cfg.agent.name, AGENTS)
     check_positive(cfg, "episodes", "max_steps", "planner.horizon", "planner.samples", "planner.elites")
     check_positive(cfg, "agent.execute")
     check_positive(cfg, "planner.iterations", "planner.temperature", "planner.lookahead")

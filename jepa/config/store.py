@@ -12,6 +12,8 @@ from hydra.core.config_store import ConfigStore
 from jepa.config import command_schema as c
 from jepa.config import schema as s
 
+# the options of each group; tests/test_config.py pins them to the registries they name (jepa.models.MODEL_SIZES,
+# jepa.losses.REGULARIZERS, jepa.planning.PLANNERS, envs.ENV_IDS), which this layer does not import
 MODELS = ("vit_tiny", "vit_small", "vit_base", "vit_large", "vit_huge", "vit_giant")
 REGULARIZERS = ("none", "vcr", "sigreg")
 ENVS = {
