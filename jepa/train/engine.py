@@ -4,6 +4,7 @@ logging, collapse monitors and the progress bar. It never names a method, a moda
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -16,6 +17,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.checkpoint import checkpoint
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -41,6 +43,15 @@ def compile_blocks(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, Block):
             module.compile(dynamic=True)
+
+
+def checkpoint_blocks(model: nn.Module) -> None:
+    """Activation checkpointing: each transformer block keeps only its input for the backward pass and recomputes
+    its activations there, so a step holds one block's activations at a time instead of every block's (about a
+    third more compute). The EMA target, run without gradients, is unaffected."""
+    for module in model.modules():
+        if isinstance(module, Block):
+            module.forward = functools.partial(checkpoint, module.forward, use_reentrant=False)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -102,6 +113,8 @@ class Trainer:
         if self.dist.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(self.method, device_ids=device_ids, broadcast_buffers=False)
+        if cfg.train.activation_checkpointing:
+            checkpoint_blocks(self.method)
         if cfg.train.compile:
             compile_blocks(self.method)
 
