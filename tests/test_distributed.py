@@ -46,3 +46,46 @@ def test_torchrun_matches_one_process_for_the_methods_with_batch_norm(method, ti
     common = [*method, *tiny_overrides, "train.steps=4", "train.log_every=1", "eval.enabled=false"]
     single, ddp, _ = _one_process_and_torchrun([*common, "data.num_workers=0"], tmp_path)
     assert ddp == pytest.approx(single, rel=1e-5)
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "jepa.cli"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "method", [["experiment=ijepa_shapes"], ["experiment=lejepa_shapes", "method.local_size=16"]], ids=lambda m: m[0]
+)
+def test_torchrun_fsdp_matches_one_process(method, tiny_overrides, tmp_path):
+    """FSDP2 on two CPU processes (gloo): each rank holds half of every parameter and moment, and the losses are
+    one process's."""
+    common = [*method, *tiny_overrides, "train.steps=4", "train.log_every=1", "eval.enabled=false"]
+    single, sharded, run_dir = _one_process_and_torchrun(
+        [*common, "data.num_workers=0", "train.strategy=fsdp"], tmp_path
+    )
+    assert sharded == pytest.approx(single, rel=1e-5)
+    assert (run_dir / "checkpoints" / "latest").exists()
+
+
+@pytest.mark.slow
+def test_a_checkpoint_resumes_under_either_strategy(tiny_overrides, tmp_path):
+    """The checkpoint is the consolidated weights and optimizer state under DDP and FSDP alike: an FSDP run's
+    step-3 checkpoint continues in one process, a DDP run's under FSDP, each with the uninterrupted run's losses."""
+    common = [*tiny_overrides, "train.steps=6", "train.log_every=1", "train.checkpoint_every=3", "eval.enabled=false"]
+    common += ["data.num_workers=0"]
+
+    def train(strategy: str, run_dir, *extra: str, processes: int = 2) -> None:
+        launcher = TORCHRUN if processes == 2 else [sys.executable, "-m", "jepa.cli"]
+        args = [*launcher, "train", *common, f"train.strategy={strategy}", f"run_dir={run_dir}", *extra]
+        done = subprocess.run(args, timeout=300, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    reference = tmp_path / "reference"
+    train("ddp", reference, processes=1)
+    train("fsdp", tmp_path / "fsdp")
+    train("ddp", tmp_path / "ddp")
+    step_3 = "checkpoints/step_00000003"
+    train("ddp", tmp_path / "fsdp_then_one", f"train.resume={tmp_path / 'fsdp' / step_3}", processes=1)
+    train("fsdp", tmp_path / "ddp_then_fsdp", f"train.resume={tmp_path / 'ddp' / step_3}")
+    expected = _losses(reference)[3:]
+    assert _losses(tmp_path / "fsdp_then_one") == pytest.approx(expected, rel=1e-5)
+    assert _losses(tmp_path / "ddp_then_fsdp") == pytest.approx(expected, rel=1e-5)

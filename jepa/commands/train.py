@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from jepa.common.distributed import barrier, shutdown
-from jepa.recipes import get_recipe, make_trainer
+from jepa.recipes import get_recipe, load_run, make_trainer
 from jepa.recipes.views_preview import write_views
 from jepa.train.run_dir import hold_run_dir
 
@@ -32,7 +32,9 @@ def _train(cfg: DictConfig) -> None:
     barrier()
     shutdown()
     if trainer.dist.is_main and cfg.eval.enabled:
-        get_recipe(cfg.method.name).evaluate(cfg, trainer.method.eval(), trainer.facts)
+        # a sharded method cannot run on one rank: evaluate the consolidated weights of the final checkpoint
+        method = load_run(cfg.run_dir)[1] if trainer.sharded else trainer.method.eval()
+        get_recipe(cfg.method.name).evaluate(cfg, method, trainer.facts)
     if trainer.dist.is_main:
         print(where_it_went(cfg))
 

@@ -162,6 +162,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
     precision: str = "auto"  # auto | fp32 | bf16
     compile: bool = False  # torch.compile every transformer block (dynamic shapes)
+    strategy: str = "ddp"  # ddp | fsdp (under torchrun: FSDP2 shards parameters, gradients, optimizer state)
     activation_checkpointing: bool = False  # recompute each transformer block's activations in backward: less memory
     threads: int | None = None  # torch intra-op threads; None = torch's default
     log_every: int = 10

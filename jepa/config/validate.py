@@ -30,6 +30,7 @@ def validate_train(cfg: DictConfig) -> None:
             raise ConfigError(f"{section}.{key}={value} needs its own keys: pick it with {section}={value}")
     check_reads(cfg)
     check_choice("train.precision", cfg.train.precision, {"auto", "fp32", "bf16"})
+    check_choice("train.strategy", cfg.train.strategy, ("ddp", "fsdp"))
     check_positive(cfg, "train.steps", "data.batch_size", "train.log_every", "train.checkpoint_every")
     check_positive(cfg, "train.monitor_every", "train.keep_checkpoints", "bench.clips", "bench.rounds")
     check_positive(cfg, "data.num_train", "data.num_val", "data.val_shards", "eval.seeds")

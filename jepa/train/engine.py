@@ -30,6 +30,7 @@ from jepa.data.loader import Collate, build_train_loader, stack
 from jepa.methods.protocol import Method
 from jepa.models.attention import Block
 from jepa.train import checkpoint as ckpt
+from jepa.train import sharding
 from jepa.train.logging import MetricsLogger
 from jepa.train.run_dir import check_run_dir, clear_run_dir, save_run_config
 
@@ -101,6 +102,11 @@ class Trainer:
         setup = build()
         self.method, self.dataset, self.collate, self.facts = setup.method, setup.train_set, setup.collate, setup.facts
         self.method.to(self.device)
+        if cfg.train.activation_checkpointing:
+            checkpoint_blocks(self.method)
+        self.sharded = cfg.train.strategy == "fsdp" and self.dist.enabled  # one process has nothing to shard
+        if self.sharded:
+            sharding.shard(self.method)  # before the optimizer, which then holds the shards
         self.optimizer = torch.optim.AdamW(
             param_groups(self.method, cfg.optim.weight_decay),
             lr=cfg.optim.lr,
@@ -110,11 +116,9 @@ class Trainer:
         self.step = self._maybe_resume()
         save_run_config(cfg, self.dist.is_main)  # once the checkpoint it continues (if any) has loaded
         self.model: nn.Module = self.method
-        if self.dist.enabled:
+        if self.dist.enabled and not self.sharded:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = DistributedDataParallel(self.method, device_ids=device_ids, broadcast_buffers=False)
-        if cfg.train.activation_checkpointing:
-            checkpoint_blocks(self.method)
         if cfg.train.compile:
             compile_blocks(self.method)
 
@@ -153,8 +157,12 @@ class Trainer:
         if path is None:
             return 0
         step, model_state, state = ckpt.load_checkpoint(path)
-        self.method.load_state_dict(model_state, strict=True)
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.sharded:  # the same consolidated checkpoint, cut into this rank's shards
+            sharding.load_full_model_state(self.method, model_state)
+            sharding.load_full_optimizer_state(self.method, self.optimizer, state["optimizer"])
+        else:
+            self.method.load_state_dict(model_state, strict=True)
+            self.optimizer.load_state_dict(state["optimizer"])
         ckpt.set_rng_state(state["rng"])
         if self.dist.is_main:
             log.info("resumed from %s at step %d", path, step)
@@ -162,17 +170,23 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Checkpoint the current step (main rank), only from finite weights: "last good" must resume. Every rank
-        checks (their weights are equal), so all stop together."""
-        weights = self.method.state_dict()
-        if not all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point()):
+        checks its weights (its shards under FSDP) and all stop together. Under FSDP the main rank writes the
+        consolidated weights and optimizer state, as DDP does."""
+        local = self.method.state_dict()
+        bad = any(not torch.isfinite(sharding.local(t)).all() for t in local.values() if t.is_floating_point())
+        if float(all_reduce_mean(torch.tensor(float(bad), device=self.device))) > 0:
             raise NonFiniteLossError(
                 f"weights are not finite after step {self.step}; not saving them. Last good checkpoint: "
                 f"{self._last_good()}. Try a lower optim.lr, optim.clip_grad, or train.precision=fp32."
             )
+        weights, optimizer = local, self.optimizer.state_dict()
+        if self.sharded:  # collectives: every rank takes part, the main rank receives the whole
+            weights = sharding.full_model_state(self.method)
+            optimizer = sharding.full_optimizer_state(self.method, self.optimizer)
         path = None
         if self.dist.is_main:
             state = {
-                "optimizer": self.optimizer.state_dict(),
+                "optimizer": optimizer,
                 "rng": ckpt.rng_state(),
                 "precision": PRECISION_NAMES[self.dtype],
                 "device_type": self.device.type,
@@ -205,7 +219,8 @@ class Trainer:
         loss.backward()
         grad_norm = math.nan
         if self.cfg.optim.clip_grad:
-            grad_norm = float(nn.utils.clip_grad_norm_(self.method.parameters(), self.cfg.optim.clip_grad))
+            norm = nn.utils.clip_grad_norm_(self.method.parameters(), self.cfg.optim.clip_grad)
+            grad_norm = float(sharding.full_tensor(norm))
         self.optimizer.step()
         logged = {key: value.detach() for key, value in out.items() if key != "loss"}
         stats = {"loss": loss.detach(), **logged, "lr": lr, "wd": wd, "grad_norm": grad_norm}
