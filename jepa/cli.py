@@ -226,7 +226,10 @@ def run_command(name: str, args: list[str]) -> int:
 
     register_configs()
     if command.config == "train":
-        load_methods()  # the method=<name> options
+        try:
+            load_methods()  # the method=<name> options
+        except ConfigError as err:
+            return _report(name, err)
     if {"--help", "-h"} & set(args):
         hydra_help = io.StringIO()
         with contextlib.redirect_stdout(hydra_help):

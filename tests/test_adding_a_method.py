@@ -58,3 +58,11 @@ def test_the_command_line_trains_evaluates_and_resumes_it(tmp_path):
     resumed = train("train.steps=3", "train.resume=force")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed" in (resumed.stdout + resumed.stderr).lower()
+
+
+def test_a_jepa_methods_module_that_cannot_be_imported_is_named(monkeypatch, capsys):
+    from jepa.cli import main
+
+    monkeypatch.setenv("JEPA_METHODS", "no_such_recipe")
+    assert main(["train", "experiment=ijepa_shapes"]) == 2
+    assert "JEPA_METHODS names no_such_recipe, which cannot be imported" in capsys.readouterr().err

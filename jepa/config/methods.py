@@ -46,8 +46,13 @@ def load_methods() -> dict[str, MethodConfig]:
     """Import the recipe packages (ours and those named in ``JEPA_METHODS``) so their methods register; each
     package's ``__init__`` imports its modules."""
     extra = [p.strip() for p in os.environ.get("JEPA_METHODS", "").split(",") if p.strip()]
-    for package in (*METHOD_PACKAGES, *extra):
+    for package in METHOD_PACKAGES:
         importlib.import_module(package)
+    for module in extra:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ConfigError(f"JEPA_METHODS names {module}, which cannot be imported: {err}") from err
     return METHODS
 
 
