@@ -52,12 +52,10 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "method", [["experiment=ijepa_shapes"], ["experiment=lejepa_shapes", "method.local_size=16"]], ids=lambda m: m[0]
-)
-def test_torchrun_fsdp_matches_one_process(method, tiny_overrides, tmp_path):
-    """FSDP2 on two CPU processes (gloo): each rank holds half of every parameter and moment, and the losses are
-    one process's."""
+def test_torchrun_fsdp_matches_one_process_with_batch_norm(tiny_overrides, tmp_path):
+    """FSDP2 on two CPU processes (gloo): each rank holds half of every parameter and moment, and LeJEPA's losses,
+    with its global-batch norms, are one process's (I-JEPA's: the next test)."""
+    method = ["experiment=lejepa_shapes", "method.local_size=16"]
     common = [*method, *tiny_overrides, "train.steps=4", "train.log_every=1", "eval.enabled=false"]
     single, sharded, run_dir = _one_process_and_torchrun(
         [*common, "data.num_workers=0", "train.strategy=fsdp"], tmp_path
@@ -68,8 +66,9 @@ def test_torchrun_fsdp_matches_one_process(method, tiny_overrides, tmp_path):
 
 @pytest.mark.slow
 def test_a_checkpoint_resumes_under_either_strategy(tiny_overrides, tmp_path):
-    """The checkpoint is the consolidated weights and optimizer state under DDP and FSDP alike: an FSDP run's
-    step-3 checkpoint continues in one process, a DDP run's under FSDP, each with the uninterrupted run's losses."""
+    """The checkpoint is the consolidated weights and optimizer state under DDP and FSDP alike: an FSDP run (of
+    I-JEPA, with one process's losses) leaves a step-3 checkpoint that continues in one process, a DDP run's
+    continues under FSDP, each with the uninterrupted run's losses."""
     common = [*tiny_overrides, "train.steps=6", "train.log_every=1", "train.checkpoint_every=3", "eval.enabled=false"]
     common += ["data.num_workers=0"]
 
@@ -86,6 +85,7 @@ def test_a_checkpoint_resumes_under_either_strategy(tiny_overrides, tmp_path):
     step_3 = "checkpoints/step_00000003"
     train("ddp", tmp_path / "fsdp_then_one", f"train.resume={tmp_path / 'fsdp' / step_3}", processes=1)
     train("fsdp", tmp_path / "ddp_then_fsdp", f"train.resume={tmp_path / 'ddp' / step_3}")
+    assert _losses(tmp_path / "fsdp") == pytest.approx(_losses(reference), rel=1e-5)  # sharded = one process
     expected = _losses(reference)[3:]
     assert _losses(tmp_path / "fsdp_then_one") == pytest.approx(expected, rel=1e-5)
     assert _losses(tmp_path / "ddp_then_fsdp") == pytest.approx(expected, rel=1e-5)
