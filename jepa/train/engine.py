@@ -170,11 +170,13 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Checkpoint the current step (main rank), only from finite weights: "last good" must resume. Every rank
-        checks its weights (its shards under FSDP) and all stop together. Under FSDP the main rank writes the
-        consolidated weights and optimizer state, as DDP does."""
+        checks its weights (under FSDP its shards, and the ranks share the verdict), so all stop together. Under
+        FSDP the main rank writes the consolidated weights and optimizer state, as DDP does."""
         local = self.method.state_dict()
         bad = any(not torch.isfinite(sharding.local(t)).all() for t in local.values() if t.is_floating_point())
-        if float(all_reduce_mean(torch.tensor(float(bad), device=self.device))) > 0:
+        if self.sharded:  # shards differ between ranks (DDP's weights do not): every rank learns of any bad one
+            bad = float(all_reduce_mean(torch.tensor(float(bad), device=self.device))) > 0
+        if bad:
             raise NonFiniteLossError(
                 f"weights are not finite after step {self.step}; not saving them. Last good checkpoint: "
                 f"{self._last_good()}. Try a lower optim.lr, optim.clip_grad, or train.precision=fp32."
