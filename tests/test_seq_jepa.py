@@ -207,7 +207,7 @@ def test_only_parameters_a_spec_varies_are_actions():
 
 
 def test_view_sequences_pair_each_view_with_the_change_of_parameters_to_the_next():
-    from jepa.recipes.seq_jepa import ViewSequences
+    from jepa.recipes.seq_jepa_sequences import ViewSequences
 
     spec, maker = ViewSpec(16), ViewMaker()
     samples = [(torch.rand(3, 16, 16), i % 2) for i in range(4)]
@@ -228,7 +228,7 @@ def rotations_only(size: int = 16) -> ViewSpec:
 
 
 def test_views_of_the_whole_image_have_no_crop_actions():
-    from jepa.recipes.seq_jepa import action_params
+    from jepa.recipes.seq_jepa_sequences import action_params
 
     assert action_params(ViewSpec(16)) == list(varying_params(ViewSpec(16)))  # crops that vary stay actions
     assert [VIEW_PARAMS[i] for i in varying_params(rotations_only())][:4] == ["centre_y", "centre_x", "height", "width"]
@@ -237,7 +237,7 @@ def test_views_of_the_whole_image_have_no_crop_actions():
 
 @pytest.mark.parametrize("relative_rotation", ["difference", "cos_sin"])
 def test_the_relative_rotation_is_the_angle_difference_or_its_cosine_and_sine(relative_rotation):
-    from jepa.recipes.seq_jepa import ViewSequences, rotation_as_cos_sin
+    from jepa.recipes.seq_jepa_sequences import ViewSequences, rotation_as_cos_sin
 
     spec, maker = rotations_only(), ViewMaker()
     samples = [(torch.rand(3, 16, 16), 0) for _ in range(4)]
