@@ -50,7 +50,7 @@ class Command:
     check: str | None = None
     output: str | None = None  # the key naming the directory it writes, which each job of a sweep gets its own of
     default_output: str | None = None  # the ``module:function`` giving that directory when the key is left empty
-    extra: str | None = None  # the optional extra (control: gymnasium) it needs, named when missing
+    extra: str | None = None  # the optional extra it needs (control: gymnasium), named before its module is imported
 
 
 COMMANDS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from jepa.common.errors import ConfigError
-from jepa.config.checks import check_choice, check_installed, check_positive, check_threads
+from jepa.config.checks import check_choice, check_positive, check_threads
 from jepa.config.store import AGENTS
 
 
@@ -35,7 +35,6 @@ def check_env(key: str, env_id: str) -> None:
 
 
 def check_collect(cfg: DictConfig) -> None:
-    check_installed("gymnasium", "control", "jepa collect")
     from envs.minari_export import minari_available
     from envs.policies import POLICIES
 
@@ -60,7 +59,6 @@ def check_collect(cfg: DictConfig) -> None:
 
 
 def check_rollout(cfg: DictConfig) -> None:
-    check_installed("gymnasium", "control", "jepa rollout")
     from jepa.planning import METRICS, PLANNERS, REDUCTIONS
 
     p = cfg.planner
